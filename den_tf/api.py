@@ -1,0 +1,44 @@
+"""`run(config, data)`: a whole DEN run, returning its results dict.
+
+The loop of the original's benchmark script (spec "The benchmark"): for every task,
+learn it, then evaluate every task learned so far.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable, Optional
+
+from den_tf import logfmt, results
+from den_tf.config import DENConfig
+from den_tf.data import MnistData, make_tasks
+from den_tf.sources import BatchSource, InitSource
+from den_tf.trainer import DENTrainer
+
+
+def run(config: DENConfig, data: MnistData, *, batches: Optional[BatchSource] = None,
+        init: Optional[InitSource] = None, log: Optional[Callable[[str], None]] = None,
+        progress: Optional[Callable] = None,
+        on_task_end: Optional[Callable[[DENTrainer], None]] = None,
+        trainer: Optional[DENTrainer] = None) -> dict:
+    """Learns config.tasks permuted-MNIST tasks; returns the results dict.
+
+    `trainer` continues a run restored from a checkpoint; `on_task_end(trainer)` is
+    called after every task's overall evaluation (checkpoints hook in there).
+    """
+    config.validate(data.input_size, data.n_classes, len(data.train))
+    log = log or (lambda line: None)
+    if trainer is None:
+        tasks = make_tasks(data, config.tasks, config.seed)
+        trainer = DENTrainer(config, tasks, batches, init, log, progress)
+    start = time.perf_counter()
+    for t in range(trainer.done + 1, config.tasks + 1):
+        trainer.learn_task(t)
+        trainer.evaluate_all(t)
+        if on_task_end is not None:
+            on_task_end(trainer)
+    wall = time.perf_counter() - start
+    out = results.build(trainer, wall)
+    for line in results.summary_lines(out):
+        log(line)
+    return out

@@ -1,0 +1,111 @@
+"""The settings of a DEN run: the original script's flags plus the port's own.
+
+The library takes a `DENConfig`; only `flags.py`/`main.py` know about absl. Defaults are
+the original's (spec: "Flags and their defaults").
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Optional, Sequence
+
+from den_tf.errors import ConfigError
+
+
+@dataclasses.dataclass(frozen=True)
+class DENConfig:
+    # --- the original's flags, same names and defaults ---
+    max_iter: int = 4300
+    lr: float = 0.001
+    batch_size: int = 256
+    checkpoint_dir: str = "checkpoints"
+    dims: tuple = (784, 312, 128, 10)
+    n_classes: int = 10
+    l1_lambda: float = 0.00001
+    l2_lambda: float = 0.0001
+    gl_lambda: float = 0.001
+    regular_lambda: float = 0.5
+    ex_k: int = 10
+    loss_thr: float = 0.01
+    spl_thr: float = 0.05
+    # --- the port's own ---
+    n_tasks: Optional[int] = None  # None: n_classes tasks, as the original (Q1)
+    seed: int = 1004  # task permutations (and the duplicates' random biases, Q10)
+    train_seed: Optional[int] = None  # seeds weight init and minibatches; None: random
+    xla: bool = True  # compile the hot steps with XLA (jit_compile)
+
+    @property
+    def tasks(self) -> int:
+        """Number of tasks: n_tasks, else n_classes (spec Q1)."""
+        return self.n_tasks if self.n_tasks is not None else self.n_classes
+
+    @property
+    def n_hidden(self) -> int:
+        return len(self.dims) - 2
+
+    def replace(self, **kw) -> "DENConfig":
+        return dataclasses.replace(self, **kw)
+
+    def validate(self, input_size: Optional[int] = None, n_classes_data: Optional[int] = None,
+                 train_size: Optional[int] = None) -> "DENConfig":
+        """Checks every rule; raises ConfigError naming the flag, the value and the rule.
+
+        The data-dependent rules (dims[0], dims[-1], batch_size) run when the data's sizes
+        are given.
+        """
+        for name in ("max_iter", "batch_size", "ex_k", "n_classes"):
+            check_positive_int(name, getattr(self, name))
+        if self.n_tasks is not None:
+            check_positive_int("n_tasks", self.n_tasks)
+        check_positive_float("lr", self.lr)
+        for name in ("l1_lambda", "l2_lambda", "gl_lambda", "regular_lambda", "loss_thr",
+                     "spl_thr"):
+            check_nonnegative_float(name, getattr(self, name))
+        check_dims(self.dims)
+        if self.dims[-1] != self.n_classes:
+            raise ConfigError(
+                f"--dims={_fmt_dims(self.dims)}: the last size must equal --n_classes="
+                f"{self.n_classes}")
+        if input_size is not None and self.dims[0] != input_size:
+            raise ConfigError(
+                f"--dims={_fmt_dims(self.dims)}: the first size must equal the data's input "
+                f"size {input_size}")
+        if n_classes_data is not None and self.n_classes != n_classes_data:
+            raise ConfigError(
+                f"--n_classes={self.n_classes}: must equal the data's number of classes "
+                f"{n_classes_data}")
+        if train_size is not None and self.batch_size > train_size:
+            raise ConfigError(
+                f"--batch_size={self.batch_size}: must be at most the training set size "
+                f"{train_size}")
+        return self
+
+
+def _fmt_dims(dims: Sequence) -> str:
+    return ",".join(str(d) for d in dims)
+
+
+def check_positive_int(name: str, value) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"--{name}={value}: must be a positive integer")
+
+
+def check_positive_float(name: str, value) -> None:
+    if not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise ConfigError(f"--{name}={value}: must be a finite number > 0")
+
+
+def check_nonnegative_float(name: str, value) -> None:
+    if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+        raise ConfigError(f"--{name}={value}: must be a finite number >= 0")
+
+
+def check_dims(dims: Sequence) -> None:
+    if len(dims) < 3:
+        raise ConfigError(
+            f"--dims={_fmt_dims(dims)}: needs at least 3 sizes (input, one or more hidden "
+            f"layers, output)")
+    for d in dims:
+        if isinstance(d, bool) or not isinstance(d, int) or d < 1:
+            raise ConfigError(f"--dims={_fmt_dims(dims)}: every size must be a positive integer")

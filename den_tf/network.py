@@ -1,0 +1,151 @@
+"""The DEN network: hidden `DenDense` layers, one head per task, and timestamps.
+
+`mlp_logits` is the one forward pass that training, validation, evaluation and export
+all use. `DENNetwork.params_for(t)` gives the parameters task t runs on: every hidden
+layer cut to the units born at or before t, and head t cut to the hidden units that
+existed when t was learned (spec "End of every task", Q12).
+"""
+
+from __future__ import annotations
+
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+import tensorflow as tf
+
+from den_tf.layers import DenDense
+
+# Spec Q12: the original writes the output size of a timestamp as a literal 10.
+STAMP_OUTPUT = 10
+
+
+def mlp_logits(params: Sequence, x):
+    """Logits of the MLP `[W1, b1, ..., WL, bL, Wh, bh]`: relu hidden layers, linear head.
+
+    A head with ONE column and a bias of n_out broadcasts to n_out logits that share the
+    column: the selective-retraining subnetwork of spec step 3 (Q6).
+    """
+    h = x
+    n_hidden = len(params) // 2 - 1
+    for i in range(n_hidden):
+        h = tf.nn.relu(tf.matmul(h, params[2 * i]) + params[2 * i + 1])
+    return tf.matmul(h, params[-2]) + params[-1]
+
+
+def mean_sigmoid_ce(labels, logits):
+    """Mean sigmoid cross-entropy over batch and outputs (spec: "Output")."""
+    return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits))
+
+
+class DENNetwork:
+    """Hidden layers (units with births), per-task heads, and per-task timestamps."""
+
+    def __init__(self, hidden: List[DenDense], heads: Optional[Dict[int, DenDense]] = None,
+                 input_size: Optional[int] = None):
+        self.hidden = list(hidden)
+        self.heads: Dict[int, DenDense] = dict(heads or {})
+        self.input_size = int(input_size if input_size is not None else hidden[0].n_in)
+        self.stamps: Dict[int, List[int]] = {}
+
+    # ----------------------------------------------------------------- building
+    @classmethod
+    def create(cls, dims: Sequence[int], init, task: int = 1) -> "DENNetwork":
+        """A fresh network for dims [in, h1, ..., hL, out] with task 1's head.
+
+        Every weight and bias is drawn by `init.glorot` (spec Q2: glorot biases too)."""
+        hidden = []
+        for i in range(len(dims) - 2):
+            w = init.glorot(f"t{task}/W{i + 1}", (dims[i], dims[i + 1]))
+            b = init.glorot(f"t{task}/b{i + 1}", (dims[i + 1],))
+            hidden.append(DenDense(w, b, np.full(dims[i + 1], task), "relu", name=f"layer{i + 1}"))
+        net = cls(hidden, input_size=dims[0])
+        w = init.glorot(f"t{task}/head_W", (dims[-2], dims[-1]))
+        b = init.glorot(f"t{task}/head_b", (dims[-1],))
+        net.add_head(task, w, b)
+        return net
+
+    def add_head(self, task: int, kernel, bias) -> DenDense:
+        """Head of `task`: [units of the top hidden layer, n_out] (spec step 1)."""
+        head = DenDense(kernel, bias, np.full(np.shape(bias)[0], task), None,
+                        name=f"head{task}")
+        self.heads[task] = head
+        return head
+
+    # ----------------------------------------------------------------- views
+    @property
+    def n_hidden(self) -> int:
+        return len(self.hidden)
+
+    def sizes(self) -> List[int]:
+        """Units per hidden layer now."""
+        return [l.n_out for l in self.hidden]
+
+    def in_birth(self, i: int) -> np.ndarray:
+        """Births of the input units of hidden layer i (0-based); pixels count as born at 0."""
+        if i == 0:
+            return np.zeros(self.input_size, np.int64)
+        return self.hidden[i - 1].birth
+
+    def units_at(self, task: int) -> List[int]:
+        return [l.units_at(task) for l in self.hidden]
+
+    def stamp(self, task: int) -> List[int]:
+        """Timestamp of a task: [input, units of each hidden layer, 10] (spec Q12)."""
+        return [self.input_size] + self.units_at(task) + [STAMP_OUTPUT]
+
+    def params_for(self, task: int) -> list:
+        """[W1, b1, ..., WL, bL, Wh, bh] as task `task` sees them (timestamp slices)."""
+        out, n_in = [], self.input_size
+        for layer in self.hidden:
+            n = layer.units_at(task)
+            out += list(layer.sliced(n_in, n))
+            n_in = n
+        head = self.heads[task]
+        n_out = min(head.n_out, self.stamps.get(task, [STAMP_OUTPUT])[-1])
+        out += list(head.sliced(n_in, n_out))
+        return out
+
+    def variables_for(self, task: int) -> list:
+        """The full variables of the network as the current task trains it (no slicing)."""
+        out = []
+        for layer in self.hidden:
+            out += [layer.kernel, layer.bias]
+        head = self.heads[task]
+        return out + [head.kernel, head.bias]
+
+    def layers_for(self, task: int) -> List[DenDense]:
+        return self.hidden + [self.heads[task]]
+
+    def logits(self, x, task: int):
+        return mlp_logits(self.params_for(task), x)
+
+    def hidden_values(self) -> List[tuple]:
+        """[(W, b)] of every hidden layer, as numpy copies."""
+        return [l.numpy() for l in self.hidden]
+
+    # ----------------------------------------------------------------- figures
+    def sparsity(self, task: int) -> float:
+        """(zeros + 1) / (size + 1) over the hidden weights and head `task`'s weight
+        (biases not counted), as the original prints it."""
+        mats = [l.kernel.numpy() for l in self.hidden] + [self.heads[task].kernel.numpy()]
+        size = float(sum(m.size for m in mats))
+        zeros = float(sum(m.size - np.count_nonzero(m) for m in mats))
+        return (zeros + 1.0) / (size + 1.0)
+
+    def n_params(self) -> int:
+        """Parameters now: hidden weights and biases, plus every head at its timestamp
+        size (rows = top hidden units when its task was learned)."""
+        n = sum(l.n_in * l.n_out + l.n_out for l in self.hidden)
+        for t, head in self.heads.items():
+            rows = self.hidden[-1].units_at(t) if self.hidden else head.n_in
+            n += rows * head.n_out + head.n_out
+        return int(n)
+
+    @staticmethod
+    def base_params(dims: Sequence[int]) -> int:
+        """Parameters of one base network of dims (one head)."""
+        return int(sum(dims[i] * dims[i + 1] + dims[i + 1] for i in range(len(dims) - 1)))
+
+    def capacity(self, dims: Sequence[int]) -> float:
+        """Parameters relative to one base network (the paper's "1.39x")."""
+        return self.n_params() / self.base_params(dims)

@@ -1,0 +1,41 @@
+"""What every phase of one task needs: the network, the task's data, the sources of
+randomness, the log, and the runner."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable, Dict, List, Optional
+
+from den_tf.network import DENNetwork
+from den_tf.runner import Hyper, PhaseResult, PhaseRunner, PhaseSpec, TaskTensors
+from den_tf.sources import BatchSource, InitSource
+
+
+@dataclasses.dataclass
+class PhaseContext:
+    task: int
+    network: DENNetwork
+    hyper: Hyper
+    data: TaskTensors
+    batches: BatchSource
+    init: InitSource
+    log: Callable[[str], None]
+    xla: bool = True
+    ex_k: int = 10
+    loss_thr: float = 0.01
+    spl_thr: float = 0.05
+    progress: Optional[Callable] = None
+    results: Dict[str, PhaseResult] = dataclasses.field(default_factory=dict)
+    last_runner: Optional[PhaseRunner] = None
+
+    def run(self, spec: PhaseSpec) -> PhaseResult:
+        """Compiles and runs one phase with the shared runner; keeps its result."""
+        runner = PhaseRunner(spec, self.hyper, self.xla)
+        result = runner.run(self.data, self.batches, self.log, self.progress)
+        self.results[spec.name] = result
+        self.last_runner = runner
+        return result
+
+    def phase_name(self, phase: str) -> str:
+        """The trace's phase key: t{task}_{phase}."""
+        return f"t{self.task}_{phase}"

@@ -1,0 +1,76 @@
+"""Dynamic expansion: spec steps 6-7 (paper Sec. 3, "Dynamic network expansion", Eq. 3).
+
+6. `expand`: every hidden layer gets ex_k new units. Layer l gains `bw` (incoming weights
+   from the old units below), `bb` (biases) and, above the first layer, `tw` (rows for
+   the new units of the layer below, reaching old and new units); the task's head gains
+   ex_k rows. All glorot. Only the new blocks and the task's head train; group lasso
+   acts on each column of every `bw` and `tw` block; no prints.
+7. `prune`: top layer first, the new units whose incoming column is all zero are deleted
+   (column, bias, and their row in the layer above or the head), with one line per layer.
+
+Heads of earlier tasks are not grown: the original pads them with zero rows that no
+evaluation reads (each task is evaluated on its own timestamp's rows).
+"""
+
+from __future__ import annotations
+
+from typing import List
+
+import numpy as np
+
+from den_tf import logfmt
+from den_tf.phases.context import PhaseContext
+from den_tf.runner import PhaseResult, PhaseSpec
+
+
+def expand(ctx: PhaseContext) -> PhaseResult:
+    """Step 6: adds ex_k units per hidden layer and trains the new blocks."""
+    net, t, k = ctx.network, ctx.task, ctx.ex_k
+    ctx.log(logfmt.EXPANSION)
+    for i, layer in enumerate(net.hidden):
+        n_in_old = layer.n_in
+        layer.append_units(ctx.init.glorot(f"t{t}/expand/W{i + 1}/bw", (n_in_old, k)),
+                           ctx.init.glorot(f"t{t}/expand/b{i + 1}", (k,)), t)
+        if i > 0:
+            layer.append_inputs(ctx.init.glorot(f"t{t}/expand/W{i + 1}/tw", (k, layer.n_out)))
+    head = net.heads[t]
+    head.append_inputs(ctx.init.glorot(f"t{t}/expand/head_rows", (k, head.n_out)))
+
+    groups = {}
+    for i, layer in enumerate(net.hidden):
+        new_in = (net.in_birth(i) == t)[:, None]
+        new_out = (layer.birth == t)[None, :]
+        layer.set_trainable(new_in | new_out, layer.birth == t)
+        blocks = [(~new_in) & new_out]  # bw
+        if new_in.any():
+            blocks.append(np.broadcast_to(new_in, (layer.n_in, layer.n_out)))  # tw
+        groups[i] = blocks
+    head.set_trainable(True, True)
+    return ctx.run(PhaseSpec(ctx.phase_name("expand"), net.layers_for(t), groups=groups,
+                             printing=False))
+
+
+def prune(ctx: PhaseContext, repeated: int) -> tuple:
+    """Step 7: deletes new units with all-zero incoming weights, top layer first.
+
+    Returns (units kept per hidden layer, deleted column indices per hidden layer)."""
+    net, t, k = ctx.network, ctx.task, ctx.ex_k
+    kept: List[int] = [0] * net.n_hidden
+    deleted: List[np.ndarray] = [None] * net.n_hidden
+    for i in range(net.n_hidden - 1, -1, -1):
+        layer = net.hidden[i]
+        w = layer.kernel.numpy()
+        new_cols = np.arange(layer.n_out - k, layer.n_out)
+        useless = new_cols[np.count_nonzero(w[:, new_cols], axis=0) == 0]
+        layer.delete_units(useless)
+        above = net.heads[t] if i == net.n_hidden - 1 else net.hidden[i + 1]
+        above.delete_inputs(useless)
+        kept[i], deleted[i] = k - len(useless), useless
+        ctx.log(logfmt.expanding(i + 1, kept[i], repeated))
+    return kept, deleted
+
+
+def expansion(ctx: PhaseContext) -> tuple:
+    """Steps 6-7; returns (units kept per layer, deleted indices per layer)."""
+    result = expand(ctx)
+    return prune(ctx, result.repeated)

@@ -1,0 +1,96 @@
+"""Selective retraining: spec steps 1-4 (paper Sec. 3, "Selective retraining", Eq. 1-2).
+
+1. `train_new_head`: a new glorot head for the task; only it trains. The original means
+   max_iter/10 iterations but starts its counter AT max_iter/10 and stops after the first
+   step: exactly one step (Q4).
+2. `select_units`: top hidden units j with head[j, 0] != 0 (output column 0 only, Q5);
+   below, the units with any nonzero weight into the selected units above; all inputs.
+3. `subnetwork` + training: the selected blocks only, with head column 0 serving all
+   outputs (Q6); everything in it trains, max_iter iterations without prints, pulled
+   toward the task-start weights of the same blocks.
+4. `union`: the retrained blocks are written back into the full network.
+
+`selective_retraining` runs the four and returns the CE of the last minibatch of step 3,
+which decides whether the network expands (spec step 5, Q7).
+"""
+
+from __future__ import annotations
+
+from typing import List, Sequence
+
+import numpy as np
+
+from den_tf import logfmt
+from den_tf.layers import DenDense
+from den_tf.network import DENNetwork
+from den_tf.phases.context import PhaseContext
+from den_tf.runner import PhaseResult, PhaseSpec
+
+
+def train_new_head(ctx: PhaseContext) -> PhaseResult:
+    """Step 1: a new head for the task; only it trains, for one step (Q4)."""
+    net, t = ctx.network, ctx.task
+    rows, n_out = net.hidden[-1].n_out, net.heads[t - 1].n_out
+    head = net.add_head(t, ctx.init.glorot(f"t{t}/head_W", (rows, n_out)),
+                        ctx.init.glorot(f"t{t}/head_b", (n_out,)))
+    for layer in net.hidden:
+        layer.freeze()
+    head.set_trainable(True, True)
+    return ctx.run(PhaseSpec(ctx.phase_name("head"), net.layers_for(t),
+                             start_iter=ctx.hyper.max_iter / 10.0, one_step=True))
+
+
+def select_units(net: DENNetwork, task: int) -> List[np.ndarray]:
+    """Step 2: selected unit indices per level: [inputs, hidden 1, ..., hidden L]."""
+    n_hidden = net.n_hidden
+    sel: List[np.ndarray] = [None] * (n_hidden + 1)
+    head = net.heads[task].kernel.numpy()
+    sel[n_hidden] = np.flatnonzero(head[:, 0] != 0)  # Q5: output column 0 only
+    for level in range(n_hidden - 1, 0, -1):
+        w_above = net.hidden[level].kernel.numpy()  # rows: units of hidden layer `level`
+        sel[level] = np.flatnonzero(np.count_nonzero(w_above[:, sel[level + 1]], axis=1))
+    sel[0] = np.arange(net.input_size)
+    return sel
+
+
+def subnetwork(net: DENNetwork, task: int, sel: Sequence[np.ndarray], prev):
+    """Step 3's network: layers made of the selected blocks, head column 0 with the full
+    bias (Q6), and the task-start values of the same blocks for the pull."""
+    layers, sub_prev = [], {}
+    for i, layer in enumerate(net.hidden):
+        rows, cols = sel[i], sel[i + 1]
+        w, b = layer.numpy()
+        layers.append(DenDense(w[np.ix_(rows, cols)], b[cols], layer.birth[cols], "relu",
+                               name=f"sub{i + 1}"))
+        pw, pb = prev[i]
+        sub_prev[i] = (pw[np.ix_(rows, cols)], pb[cols])
+    hw, hb = net.heads[task].numpy()
+    layers.append(DenDense(hw[sel[-1], 0:1], hb, np.full(len(hb), task), None, name="sub_head"))
+    return layers, sub_prev
+
+
+def union(net: DENNetwork, task: int, sel: Sequence[np.ndarray], sub: Sequence[DenDense]):
+    """Step 4: writes the retrained blocks back into the full network."""
+    for i, layer in enumerate(net.hidden):
+        w, b = layer.numpy()
+        sw, sb = sub[i].numpy()
+        w[np.ix_(sel[i], sel[i + 1])] = sw
+        b[sel[i + 1]] = sb
+        layer.assign(w, b)
+    head = net.heads[task]
+    hw, _ = head.numpy()
+    sw, sb = sub[-1].numpy()
+    hw[sel[-1], 0] = sw[:, 0]
+    head.assign(hw, sb)
+
+
+def selective_retraining(ctx: PhaseContext, prev) -> tuple:
+    """Steps 1-4; returns (CE of the last minibatch of step 3, the selection)."""
+    ctx.log(logfmt.SELECTIVE)
+    train_new_head(ctx)
+    sel = select_units(ctx.network, ctx.task)
+    sub, sub_prev = subnetwork(ctx.network, ctx.task, sel, prev)
+    result = ctx.run(PhaseSpec(ctx.phase_name("selective"), sub, prev=sub_prev,
+                               printing=False))
+    union(ctx.network, ctx.task, sel, sub)
+    return result.last_loss, sel

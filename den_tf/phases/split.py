@@ -1,0 +1,87 @@
+"""Network split and duplication: spec step 8 (paper Sec. 3, "Network split/duplication",
+Eq. 4).
+
+* `choose_units`: per hidden layer, the drift of every old unit j is
+  ||prev[:, j] - now[:rows of prev, j]||_2 over its incoming weights; candidates drift
+  more than spl_thr; of them the ex_k with the SMALLEST drift are chosen (Q8).
+* `duplicate`: every old block of every hidden layer is reset to its task-start value
+  (Q9), then each chosen unit gets a copy appended at the end of its layer, in ascending
+  unit order: its incoming column (and the copied rows for the copies of the layer
+  below), and a bias drawn from U[0, 1) (Q10). The task's head gains glorot rows for the
+  copies of top-layer units.
+* Then every hidden weight and bias and the task's head train for max_iter iterations,
+  with iteration lines and the pull toward the task-start values on the old block, even
+  when nothing was split (Q11).
+"""
+
+from __future__ import annotations
+
+from typing import List, Sequence
+
+import numpy as np
+
+from den_tf import logfmt
+from den_tf.network import DENNetwork
+from den_tf.phases.context import PhaseContext
+from den_tf.runner import PhaseSpec
+
+
+def drift(prev_w: np.ndarray, now_w: np.ndarray) -> np.ndarray:
+    """L2 distance of every old unit's incoming weights from their task-start values."""
+    r, c = prev_w.shape
+    return np.linalg.norm(prev_w - now_w[:r, :c], axis=0)
+
+
+def choose_units(net: DENNetwork, prev, spl_thr: float, ex_k: int, log=None) -> tuple:
+    """Units to duplicate per hidden layer, in the order chosen (smallest drift first),
+    and the number of candidates per layer."""
+    chosen, n_candidates = [], []
+    for i, layer in enumerate(net.hidden):
+        d = drift(prev[i][0], layer.kernel.numpy())
+        candidates = np.flatnonzero(d > spl_thr)
+        pick = np.argsort(d[candidates])[:ex_k]  # Q8: the least-drifted candidates
+        if log is not None:
+            log(logfmt.split_count(i + 1, len(pick), len(candidates)))
+        chosen.append(candidates[pick])
+        n_candidates.append(len(candidates))
+    return chosen, n_candidates
+
+
+def reset_old_blocks(net: DENNetwork, prev) -> None:
+    """Q9: old blocks back to their task-start values (what selective retraining changed
+    in old units is discarded; new units' weights stay)."""
+    for layer, (pw, pb) in zip(net.hidden, prev):
+        w, b = layer.numpy()
+        w[: pw.shape[0], : pw.shape[1]] = pw
+        b[: pb.shape[0]] = pb
+        layer.assign(w, b)
+
+
+def duplicate(ctx: PhaseContext, chosen: Sequence[np.ndarray]) -> None:
+    """Appends a copy of every chosen unit (ascending order) and head rows for them."""
+    net, t = ctx.network, ctx.task
+    for i, layer in enumerate(net.hidden):
+        if i > 0:
+            layer.duplicate_inputs(chosen[i - 1])
+        bias = ctx.init.duplicate_bias(f"t{t}/split/b{i + 1}", len(chosen[i]))
+        layer.duplicate_units(chosen[i], bias, t)
+    head = net.heads[t]
+    n = len(chosen[-1])
+    head.append_inputs(ctx.init.glorot(f"t{t}/split/head_rows", (n, head.n_out)))
+
+
+def split_and_duplicate(ctx: PhaseContext, prev) -> tuple:
+    """Step 8; returns the duplicated units per hidden layer (in the order chosen) and
+    the number of candidates per layer."""
+    net, t = ctx.network, ctx.task
+    ctx.log(logfmt.SPLIT)
+    chosen, n_candidates = choose_units(net, prev, ctx.spl_thr, ctx.ex_k, ctx.log)
+    reset_old_blocks(net, prev)
+    duplicate(ctx, chosen)
+    for layer in net.layers_for(t):
+        layer.set_trainable(True, True)
+    result = ctx.run(PhaseSpec(ctx.phase_name("split"), net.layers_for(t),
+                               prev={i: prev[i] for i in range(net.n_hidden)}))
+    _, perf = ctx.last_runner.validate(ctx.data, with_perf=True)
+    ctx.log(logfmt.split_done(result.last_loss, perf, result.repeated))
+    return chosen, n_candidates

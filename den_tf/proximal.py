@@ -1,0 +1,40 @@
+"""Proximal updates applied after every Adam step (spec "Pieces shared by every phase").
+
+Pure functions of tensors, vectorised (no per-column loops), used by the phase runner:
+
+* `l1_prox`: soft thresholding, v <- 0 where |v| < lam, else v - lam * sign(v). The
+  threshold is not scaled by the learning rate (as in the original). Paper Eq. (2)'s
+  L1 term.
+* `group_lasso_prox`: for each column c of a block, c <- 0 if ||c|| < lam, else
+  c - lam * c / ||c||. Paper Eq. (3)'s group sparsity, applied to the blocks made for new
+  units by expansion (spec step 6).
+
+On those new blocks the port applies L1 then group lasso, in that order (spec Q14).
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+
+def l1_prox(v, lam: float):
+    """Soft-thresholds every entry of v by lam."""
+    if lam == 0:
+        return v
+    return tf.where(tf.abs(v) < lam, tf.zeros_like(v), v - lam * tf.sign(v))
+
+
+def group_lasso_prox(v, lam: float, block=None):
+    """Shrinks the columns of `v` (or of the block of v that the boolean mask `block`
+    marks: each column of the block is one group) towards zero by lam in L2 norm.
+
+    Entries outside the block are returned unchanged.
+    """
+    if lam == 0:
+        return v
+    inside = v if block is None else tf.where(block, v, tf.zeros_like(v))
+    norm = tf.sqrt(tf.reduce_sum(tf.square(inside), axis=0, keepdims=True))
+    # Columns with norm 0 are below lam (> 0) and become 0: the division's NaN is never
+    # selected.
+    shrunk = tf.where(norm < lam, tf.zeros_like(v), v - lam * v / norm)
+    return shrunk if block is None else tf.where(block, shrunk, v)

@@ -1,0 +1,95 @@
+"""The results of a run as a dict (and JSON), and a readable summary table.
+
+Continual-learning figures, as Avalanche / FACIL / Mammoth report them:
+R[i][j] = AUROC of task j after learning task i (j <= i; None above the diagonal), the
+same matrix for top-1 accuracy, their averages after each task, backward transfer
+BWT = mean over j < T of (R[T][j] - R[j][j]) (negative: forgetting), capacity and units
+per layer after every task, sparsity, and time per phase.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import tempfile
+from typing import List, Optional
+
+import numpy as np
+
+from den_tf import logfmt
+
+
+def _matrix(scores, attr: str) -> List[List[Optional[float]]]:
+    n = len(scores)
+    return [[getattr(s[j], attr) if j < len(s) else None for j in range(n)] for s in scores]
+
+
+def backward_transfer(matrix) -> Optional[float]:
+    """Mean over tasks j < T of R[T][j] - R[j][j]; None with fewer than two tasks."""
+    t = len(matrix)
+    if t < 2:
+        return None
+    return float(np.mean([matrix[t - 1][j] - matrix[j][j] for j in range(t - 1)]))
+
+
+def build(trainer, wall_s: float, extra: Optional[dict] = None) -> dict:
+    """Everything a run reports, JSON-ready."""
+    cfg = trainer.config
+    auroc = _matrix(trainer.scores, "auroc")
+    acc = _matrix(trainer.scores, "accuracy")
+    avg = [float(np.mean([x for x in row if x is not None])) for row in auroc]
+    avg_acc = [float(np.mean([x for x in row if x is not None])) for row in acc]
+    phase_time = {}
+    for r in trainer.records:
+        for name, p in r.phases.items():
+            phase_time[name] = p
+    out = {
+        "config": dataclasses.asdict(cfg),
+        "tasks_learned": trainer.done,
+        "auroc_matrix": auroc,
+        "accuracy_matrix": acc,
+        "avg_perf": avg,
+        "avg_accuracy": avg_acc,
+        "final_avg_perf": avg[-1] if avg else None,
+        "bwt_auroc": backward_transfer(auroc),
+        "bwt_accuracy": backward_transfer(acc),
+        "tasks": [dataclasses.asdict(r) for r in trainer.records],
+        "capacity": [r.capacity for r in trainer.records],
+        "units_per_layer": [r.sizes for r in trainer.records],
+        "sparsity": [r.sparsity for r in trainer.records],
+        "phase_time": phase_time,
+        "wall_s": wall_s,
+    }
+    for t in out["tasks"]:  # the selected indices are long and rarely wanted in JSON
+        t.pop("selection", None)
+    out.update(extra or {})
+    return out
+
+
+def write_json(results: dict, path: str) -> None:
+    """Writes atomically: a temporary file in the same folder, then a rename."""
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".results-", dir=folder)
+    with os.fdopen(fd, "w") as f:
+        json.dump(results, f, indent=1)
+    os.replace(tmp, path)
+
+
+def summary_lines(results: dict) -> List[str]:
+    """A readable table of the run, as prefixed log lines."""
+    lines = ["summary: AUROC of task j (columns) after learning task i (rows)"]
+    n = len(results["auroc_matrix"])
+    lines.append("  after | " + " ".join(f"{'T%d' % (j + 1):>6}" for j in range(n))
+                 + " |    avg   acc  units           capacity")
+    for i, row in enumerate(results["auroc_matrix"]):
+        cells = " ".join(f"{x:6.4f}" if x is not None else "      " for x in row)
+        rec = results["tasks"][i]
+        lines.append(f"  T{i + 1:<4} | {cells} | {results['avg_perf'][i]:.4f} "
+                     f"{results['avg_accuracy'][i]:.4f}  {str(rec['sizes']):<15} "
+                     f"{rec['capacity']:.3f}x")
+    if results.get("bwt_auroc") is not None:
+        lines.append(f"  backward transfer: AUROC {results['bwt_auroc']:+.4f}, "
+                     f"accuracy {results['bwt_accuracy']:+.4f}")
+    return [logfmt.ours(l) for l in lines]

@@ -1,0 +1,170 @@
+"""One task of DEN, start to end (spec "Task 1", "Task t > 1", "End of every task").
+
+`DENTrainer.learn_task(t)`:
+  task 1: train everything;
+  task t > 1: selective retraining (steps 1-4); if the last minibatch's CE is below
+  loss_thr, the retrained network stands and the task ends normally (Q7, Q13);
+  otherwise expansion and pruning (steps 6-7), then split and duplication (step 8);
+  then, for every task: total expansions, timestamp, test figures, sparsity.
+`DENTrainer.evaluate_all(t)` is the overall evaluation of tasks 1..t.
+
+The trainer owns every piece of state a run has (network, timestamps, sources of
+randomness, task counter), so that a checkpoint of it resumes a run exactly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Callable, Dict, List, Optional
+
+import numpy as np
+import tensorflow as tf
+
+from den_tf import logfmt
+from den_tf.config import DENConfig
+from den_tf.data import TaskSet
+from den_tf.evaluation import TaskScore, overall_evaluation, score
+from den_tf.network import DENNetwork
+from den_tf.phases.context import PhaseContext
+from den_tf.phases.expansion import expansion
+from den_tf.phases.first_task import train_first_task
+from den_tf.phases.selective import selective_retraining
+from den_tf.phases.split import split_and_duplicate
+from den_tf.runner import Hyper, TaskTensors
+from den_tf.sources import BatchSource, InitSource, RandomBatches, RandomInit
+
+
+@dataclasses.dataclass
+class TaskRecord:
+    """What happened in one task (also what the log prints about it)."""
+
+    task: int
+    test_loss: float
+    test_perf: float
+    test_accuracy: float
+    sparsity: float
+    expanded: bool  # took the expansion path (spec step 5)
+    expansions: List[int]  # the "Total expansions" list: kept + duplicated, per layer
+    kept: List[int]  # expansion units that survived pruning, per layer
+    duplicated: List[int]  # units split, per layer
+    split_candidates: List[int]  # units that drifted above spl_thr, per layer
+    pruned: List[List[int]]  # deleted column indices, per layer
+    split_units: List[List[int]]  # duplicated units in the order chosen, per layer
+    selected: List[int]  # number of selected units per level [inputs, h1, ..., hL]
+    selection: List[List[int]]  # the selected units per level
+    sizes: List[int]  # hidden layer sizes at the end of the task
+    stamp: List[int]
+    capacity: float
+    phases: Dict[str, dict]
+    wall_s: float
+
+
+class DENTrainer:
+    """Runs DEN on a TaskSet, one task at a time.
+
+    Args:
+      config: the run's settings.
+      tasks: data and permutations.
+      batches: minibatch source (default: random subsets, seeded by config.train_seed).
+      init: source of new parameters' initial values (default: glorot from a
+        RandomState seeded by config.train_seed; duplicates' biases from the
+        permutations' RandomState, as the original).
+      log: receives every log line.
+      progress: called as progress(phase_name, iteration, loss) after every compiled
+        chunk of steps.
+    """
+
+    def __init__(self, config: DENConfig, tasks: TaskSet,
+                 batches: Optional[BatchSource] = None, init: Optional[InitSource] = None,
+                 log: Optional[Callable[[str], None]] = None,
+                 progress: Optional[Callable] = None):
+        self.config = config
+        self.tasks = tasks
+        n_train = len(tasks.data.train)
+        self.hyper = Hyper.from_config(config, n_train)
+        self.batches = batches or RandomBatches(n_train, config.batch_size,
+                                                config.train_seed, config.xla)
+        self.init = init or RandomInit(np.random.RandomState(config.train_seed), tasks.rng)
+        self.log = log or (lambda line: None)
+        self.progress = progress
+        self.network: Optional[DENNetwork] = None
+        self.done = 0  # tasks learned so far
+        self.records: List[TaskRecord] = []
+        self.scores: List[List[TaskScore]] = []  # overall evaluation after each task
+
+    # ----------------------------------------------------------------- data
+    def task_tensors(self, t: int) -> TaskTensors:
+        return TaskTensors.build(self.tasks.data, self.tasks.permutations[t - 1])
+
+    def test_set(self, t: int):
+        """(images, labels) of task t's test set."""
+        p = self.tasks.permutations[t - 1]
+        test = self.tasks.data.test
+        return tf.constant(np.ascontiguousarray(test.images[:, p])), tf.constant(test.labels)
+
+    # ----------------------------------------------------------------- one task
+    def learn_task(self, t: int) -> TaskRecord:
+        cfg = self.config
+        if t != self.done + 1:
+            raise ValueError(f"task {t} asked, but {self.done} tasks are learned")
+        start = time.perf_counter()
+        self.log(logfmt.task_header(t))
+        data = self.task_tensors(t)
+        if t == 1:
+            self.network = DENNetwork.create(cfg.dims, self.init, t)
+        net = self.network
+        ctx = PhaseContext(t, net, self.hyper, data, self.batches, self.init, self.log,
+                           cfg.xla, cfg.ex_k, cfg.loss_thr, cfg.spl_thr, self.progress)
+        n = net.n_hidden
+        kept, dup, cand = [0] * n, [0] * n, [0] * n
+        pruned, split_units, selection = [[] for _ in range(n)], [[] for _ in range(n)], []
+        expanded = False
+        if t == 1:
+            train_first_task(ctx)
+        else:
+            prev = net.hidden_values()  # the task-start values ("prev")
+            last_loss, sel = selective_retraining(ctx, prev)
+            selection = [s.tolist() for s in sel]
+            if last_loss >= cfg.loss_thr:  # spec step 5 (Q7); else Q13: the union stands
+                expanded = True
+                kept, deleted = expansion(ctx)
+                pruned = [d.tolist() for d in deleted]
+                chosen, cand = split_and_duplicate(ctx, prev)
+                split_units = [c.tolist() for c in chosen]
+                dup = [len(c) for c in chosen]
+        expansions = [a + b for a, b in zip(kept, dup)]
+        self.log(logfmt.total_expansions(expansions))
+
+        net.stamps[t] = net.stamp(t)
+        for line in logfmt.shape_lines(net.stamps[t]):
+            self.log(line)
+        s = score(net, t, data.test_x, data.test_y, cfg.xla)
+        sparsity = net.sparsity(t)
+        self.log(logfmt.task_result(t, s.loss, s.auroc, sparsity))
+        for layer in net.layers_for(t):
+            layer.freeze()
+        self.done = t
+        record = TaskRecord(
+            task=t, test_loss=s.loss, test_perf=s.auroc, test_accuracy=s.accuracy,
+            sparsity=sparsity, expanded=expanded, expansions=expansions, kept=list(kept),
+            duplicated=dup, split_candidates=cand, pruned=pruned, split_units=split_units,
+            selected=[len(x) for x in selection], selection=selection, sizes=net.sizes(),
+            stamp=list(net.stamps[t]), capacity=net.capacity(cfg.dims),
+            phases={k: _phase_stats(v) for k, v in ctx.results.items()},
+            wall_s=time.perf_counter() - start)
+        self.records.append(record)
+        return record
+
+    def evaluate_all(self, upto: Optional[int] = None) -> List[TaskScore]:
+        """Overall evaluation of tasks 1..upto (default: all learned)."""
+        upto = self.done if upto is None else upto
+        scores = overall_evaluation(self.network, upto, self.test_set, self.log,
+                                    self.config.xla)
+        self.scores.append(scores)
+        return scores
+
+
+def _phase_stats(r) -> dict:
+    return {"iters": float(r.iters), "last_loss": float(r.last_loss), "steps": r.steps,
+            "train_s": r.train_s, "compile_s": r.compile_s, "validate_s": r.validate_s}
