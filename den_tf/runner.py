@@ -284,9 +284,11 @@ class PhaseRunner:
                 t_train += dt
             bad = np.flatnonzero(~np.isfinite(losses))
             if bad.size:
+                task, phase = spec.name[1:].split("_", 1)
                 raise NumericalError(
-                    f"phase {spec.name}: the training loss is {losses[bad[0]]} at step "
-                    f"{int(c + bad[0] + 1)}; stopping (try a smaller --lr)")
+                    f"task {task}, phase {phase}, step {int(c + bad[0] + 1)}: the training "
+                    f"loss is {losses[bad[0]]}; the phase stops here (a smaller --lr may "
+                    f"help)")
             last, c, steps = float(losses[-1]), c + n, steps + n
             if progress is not None:
                 progress(spec.name, c, last)

@@ -35,7 +35,3 @@ class PhaseContext:
         self.results[spec.name] = result
         self.last_runner = runner
         return result
-
-    def phase_name(self, phase: str) -> str:
-        """The trace's phase key: t{task}_{phase}."""
-        return f"t{self.task}_{phase}"

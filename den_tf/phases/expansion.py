@@ -19,6 +19,7 @@ from typing import List
 import numpy as np
 
 from den_tf import logfmt
+from den_tf.network import DENNetwork
 from den_tf.phases.context import PhaseContext
 from den_tf.runner import PhaseResult, PhaseSpec
 
@@ -35,19 +36,24 @@ def expand(ctx: PhaseContext) -> PhaseResult:
             layer.append_inputs(ctx.init.glorot(f"t{t}/expand/W{i + 1}/tw", (k, layer.n_out)))
     head = net.heads[t]
     head.append_inputs(ctx.init.glorot(f"t{t}/expand/head_rows", (k, head.n_out)))
+    return ctx.run(expansion_spec(net, t))
 
+
+def expansion_spec(net: DENNetwork, task: int) -> PhaseSpec:
+    """Step 6's phase on the grown network: trainable are the entries in a row or column
+    of a unit born in this task (the blocks bw, bb, tw) and the task's head; group lasso
+    on the columns of every bw and tw block; no prints."""
     groups = {}
     for i, layer in enumerate(net.hidden):
-        new_in = (net.in_birth(i) == t)[:, None]
-        new_out = (layer.birth == t)[None, :]
-        layer.set_trainable(new_in | new_out, layer.birth == t)
-        blocks = [(~new_in) & new_out]  # bw
+        new_in = (net.in_birth(i) == task)[:, None]
+        new_out = (layer.birth == task)[None, :]
+        layer.set_trainable(new_in | new_out, layer.birth == task)
+        blocks = [(~new_in) & new_out]  # bw: old units below -> new units
         if new_in.any():
             blocks.append(np.broadcast_to(new_in, (layer.n_in, layer.n_out)))  # tw
         groups[i] = blocks
-    head.set_trainable(True, True)
-    return ctx.run(PhaseSpec(ctx.phase_name("expand"), net.layers_for(t), groups=groups,
-                             printing=False))
+    net.heads[task].set_trainable(True, True)
+    return PhaseSpec(f"t{task}_expand", net.layers_for(task), groups=groups, printing=False)
 
 
 def prune(ctx: PhaseContext, repeated: int) -> tuple:

@@ -27,17 +27,23 @@ from den_tf.phases.context import PhaseContext
 from den_tf.runner import PhaseResult, PhaseSpec
 
 
-def train_new_head(ctx: PhaseContext) -> PhaseResult:
-    """Step 1: a new head for the task; only it trains, for one step (Q4)."""
-    net, t = ctx.network, ctx.task
-    rows, n_out = net.hidden[-1].n_out, net.heads[t - 1].n_out
-    head = net.add_head(t, ctx.init.glorot(f"t{t}/head_W", (rows, n_out)),
-                        ctx.init.glorot(f"t{t}/head_b", (n_out,)))
+def head_spec(net: DENNetwork, task: int, max_iter: int) -> PhaseSpec:
+    """Step 1's phase: only the task's head trains, one step, the counter starting at
+    max_iter / 10 (Q4)."""
     for layer in net.hidden:
         layer.freeze()
-    head.set_trainable(True, True)
-    return ctx.run(PhaseSpec(ctx.phase_name("head"), net.layers_for(t),
-                             start_iter=ctx.hyper.max_iter / 10.0, one_step=True))
+    net.heads[task].set_trainable(True, True)
+    return PhaseSpec(f"t{task}_head", net.layers_for(task), start_iter=max_iter / 10.0,
+                     one_step=True)
+
+
+def train_new_head(ctx: PhaseContext) -> PhaseResult:
+    """Step 1: a new glorot head for the task, trained alone."""
+    net, t = ctx.network, ctx.task
+    rows, n_out = net.hidden[-1].n_out, net.heads[t - 1].n_out
+    net.add_head(t, ctx.init.glorot(f"t{t}/head_W", (rows, n_out)),
+                 ctx.init.glorot(f"t{t}/head_b", (n_out,)))
+    return ctx.run(head_spec(net, t, ctx.hyper.max_iter))
 
 
 def select_units(net: DENNetwork, task: int) -> List[np.ndarray]:
@@ -69,6 +75,14 @@ def subnetwork(net: DENNetwork, task: int, sel: Sequence[np.ndarray], prev):
     return layers, sub_prev
 
 
+def selective_spec(task: int, sub: Sequence[DenDense], sub_prev) -> PhaseSpec:
+    """Step 3's phase: the whole subnetwork trains, pulled toward its task-start values,
+    without prints."""
+    for layer in sub:
+        layer.set_trainable(True, True)
+    return PhaseSpec(f"t{task}_selective", list(sub), prev=sub_prev, printing=False)
+
+
 def union(net: DENNetwork, task: int, sel: Sequence[np.ndarray], sub: Sequence[DenDense]):
     """Step 4: writes the retrained blocks back into the full network."""
     for i, layer in enumerate(net.hidden):
@@ -90,7 +104,6 @@ def selective_retraining(ctx: PhaseContext, prev) -> tuple:
     train_new_head(ctx)
     sel = select_units(ctx.network, ctx.task)
     sub, sub_prev = subnetwork(ctx.network, ctx.task, sel, prev)
-    result = ctx.run(PhaseSpec(ctx.phase_name("selective"), sub, prev=sub_prev,
-                               printing=False))
+    result = ctx.run(selective_spec(ctx.task, sub, sub_prev))
     union(ctx.network, ctx.task, sel, sub)
     return result.last_loss, sel

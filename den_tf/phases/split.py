@@ -70,6 +70,15 @@ def duplicate(ctx: PhaseContext, chosen: Sequence[np.ndarray]) -> None:
     head.append_inputs(ctx.init.glorot(f"t{t}/split/head_rows", (n, head.n_out)))
 
 
+def split_spec(net: DENNetwork, task: int, prev) -> PhaseSpec:
+    """Step 8's phase: every hidden weight and bias and the task's head train, pulled
+    toward the task-start values on the old block, with iteration lines (Q11)."""
+    for layer in net.layers_for(task):
+        layer.set_trainable(True, True)
+    return PhaseSpec(f"t{task}_split", net.layers_for(task),
+                     prev={i: prev[i] for i in range(net.n_hidden)})
+
+
 def split_and_duplicate(ctx: PhaseContext, prev) -> tuple:
     """Step 8; returns the duplicated units per hidden layer (in the order chosen) and
     the number of candidates per layer."""
@@ -78,10 +87,7 @@ def split_and_duplicate(ctx: PhaseContext, prev) -> tuple:
     chosen, n_candidates = choose_units(net, prev, ctx.spl_thr, ctx.ex_k, ctx.log)
     reset_old_blocks(net, prev)
     duplicate(ctx, chosen)
-    for layer in net.layers_for(t):
-        layer.set_trainable(True, True)
-    result = ctx.run(PhaseSpec(ctx.phase_name("split"), net.layers_for(t),
-                               prev={i: prev[i] for i in range(net.n_hidden)}))
+    result = ctx.run(split_spec(net, t, prev))
     _, perf = ctx.last_runner.validate(ctx.data, with_perf=True)
     ctx.log(logfmt.split_done(result.last_loss, perf, result.repeated))
     return chosen, n_candidates

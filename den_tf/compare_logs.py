@@ -1,0 +1,202 @@
+"""Compare two DEN logs: `python -m den_tf.compare_logs OURS THEIRS [--tol 0.002]`.
+
+Reads logs in the original's format (den_tf's, the original code's, and the variant whose
+shape lines read ` [*] task 1, shape of layer 1 : [784, 312]`); lines of den_tf's own
+(prefixed ` [den_tf] `) are ignored. Prints one table row per task: test_perf right after
+training, test_acc after the last task, avg_perf after the task, units added per layer,
+split counts, layer sizes; then capacity. Exits with status 1 when an AUROC figure
+differs by more than --tol, 2 when a log cannot be read or the two cover different tasks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import re
+import sys
+from typing import Dict, List, Optional
+
+from den_tf.logfmt import PREFIX
+
+_HEADER = re.compile(r"^\tTASK (\d+) TRAINING$")
+_EXPANDING = re.compile(r"^   \[\*\] Expanding (\d+)th hidden unit, (\d+) unit added")
+_SPLIT_N = re.compile(r"^   \[\*\] split N in layer(\d+): (\d+) / (\d+)$")
+_TOTAL = re.compile(r"^   \[\*\] Total expansions: \[([\d, ]*)\]$")
+_SHAPE = re.compile(r"^ \[\*\] task (\d+), shape(?: of layer (\d+))? : \[(\d+), (\d+)\]$")
+_RESULT = re.compile(r"^ \[\*\] Task: (\d+), nn_test_loss: ([\d.naif-]+), test_perf: "
+                     r"([\d.naif-]+), sparsity\(avg\): ([\d.naif-]+)$")
+_EVAL = re.compile(r"^ \[\*\] Evaluation, Task:(\d+), test_acc: ([\d.naif-]+)$")
+_AVG = re.compile(r"^   \[\*\] avg_perf: ([\d.naif-]+)$")
+_OVERALL = re.compile(r"^ OVERALL EVALUATION$")
+
+
+@dataclasses.dataclass
+class TaskLog:
+    task: int
+    added: Dict[int, int] = dataclasses.field(default_factory=dict)  # layer -> units kept
+    split: Dict[int, tuple] = dataclasses.field(default_factory=dict)  # layer -> (n, cand)
+    total: Optional[List[int]] = None
+    sizes: Optional[List[int]] = None  # hidden sizes after the task
+    test_loss: Optional[float] = None
+    test_perf: Optional[float] = None
+    sparsity: Optional[float] = None
+    evals: Dict[int, float] = dataclasses.field(default_factory=dict)  # after this task
+    stamps: Dict[int, List[int]] = dataclasses.field(default_factory=dict)
+    avg_perf: Optional[float] = None
+
+
+class LogError(Exception):
+    pass
+
+
+def parse(text: str) -> List[TaskLog]:
+    """The per-task figures of a log."""
+    tasks: List[TaskLog] = []
+    cur: Optional[TaskLog] = None
+    in_overall = False
+    shapes: Dict[int, List[int]] = {}
+    for raw in text.splitlines():
+        line = raw.rstrip("\n")
+        if line.startswith(PREFIX):
+            continue
+        m = _HEADER.match(line)
+        if m:
+            cur = TaskLog(int(m.group(1)))
+            tasks.append(cur)
+            in_overall, shapes = False, {}
+            continue
+        if cur is None:
+            continue
+        if _OVERALL.match(line):
+            in_overall, shapes = True, {}
+            continue
+        m = _SHAPE.match(line)
+        if m:
+            layer = int(m.group(2) or m.group(1))
+            shapes[layer] = [int(m.group(3)), int(m.group(4))]
+            continue
+        m = _EXPANDING.match(line)
+        if m:
+            cur.added[int(m.group(1))] = int(m.group(2))
+            continue
+        m = _SPLIT_N.match(line)
+        if m:
+            cur.split[int(m.group(1))] = (int(m.group(2)), int(m.group(3)))
+            continue
+        m = _TOTAL.match(line)
+        if m:
+            cur.total = [int(x) for x in m.group(1).split(",") if x.strip()]
+            continue
+        m = _RESULT.match(line)
+        if m:
+            cur.test_loss, cur.test_perf, cur.sparsity = (float(m.group(i)) for i in (2, 3, 4))
+            cur.sizes = _sizes(shapes)
+            shapes = {}
+            continue
+        m = _EVAL.match(line)
+        if m and in_overall:
+            j = int(m.group(1))
+            cur.evals[j] = float(m.group(2))
+            cur.stamps[j] = _stamp(shapes)
+            shapes = {}
+            continue
+        m = _AVG.match(line)
+        if m:
+            cur.avg_perf = float(m.group(1))
+    return tasks
+
+
+def _sizes(shapes: Dict[int, List[int]]) -> Optional[List[int]]:
+    return [shapes[k][1] for k in sorted(shapes)] if shapes else None
+
+
+def _stamp(shapes: Dict[int, List[int]]) -> Optional[List[int]]:
+    if not shapes:
+        return None
+    ks = sorted(shapes)
+    return [shapes[ks[0]][0]] + [shapes[k][1] for k in ks]
+
+
+def capacity(tasks: List[TaskLog], n_out: int = 10) -> Optional[float]:
+    """Parameters of the final network (hidden layers at their final sizes, each head at
+    its task's timestamp) relative to the base network (task 1's sizes, one head)."""
+    if not tasks or not tasks[-1].stamps:
+        return None
+    stamps = tasks[-1].stamps
+    final, base = stamps[max(stamps)], stamps[min(stamps)]
+    dense = lambda dims: sum(dims[i] * dims[i + 1] + dims[i + 1] for i in range(len(dims) - 1))
+    heads = sum(s[-1] * n_out + n_out for s in stamps.values())
+    return (dense(final) + heads) / (dense(base) + base[-1] * n_out + n_out)
+
+
+def _f(x, fmt="%.4f"):
+    return "-" if x is None else fmt % x
+
+
+def _d(a, b):
+    return None if a is None or b is None else a - b
+
+
+def compare(ours: List[TaskLog], theirs: List[TaskLog], tol: float, n_out: int = 10,
+            out=sys.stdout) -> int:
+    """Prints the comparison table; returns the exit status."""
+    if [t.task for t in ours] != [t.task for t in theirs]:
+        print(f"the logs cover different tasks: {[t.task for t in ours]} vs "
+              f"{[t.task for t in theirs]}", file=out)
+        return 2
+    last_o, last_t = ours[-1], theirs[-1]
+    worst = 0.0
+    head = (f"{'task':>4} | {'test_perf ours/theirs/diff':^27} | {'final test_acc':^27} | "
+            f"{'avg_perf':^27} | {'added ours/theirs':^17} | {'split ours/theirs':^17} | "
+            f"sizes ours/theirs")
+    print(head, file=out)
+    print("-" * len(head), file=out)
+    for o, t in zip(ours, theirs):
+        j = o.task
+        trip = []
+        for a, b in ((o.test_perf, t.test_perf), (last_o.evals.get(j), last_t.evals.get(j)),
+                     (o.avg_perf, t.avg_perf)):
+            d = _d(a, b)
+            if d is not None:
+                worst = max(worst, abs(d))
+            trip.append(f"{_f(a)} {_f(b)} {_f(d, '%+.4f'):>7}")
+        added = lambda x: ",".join(str(x.added[k]) for k in sorted(x.added)) or "-"
+        split = lambda x: ",".join(str(x.split[k][0]) for k in sorted(x.split)) or "-"
+        sizes = lambda x: ",".join(str(s) for s in x.sizes) if x.sizes else "-"
+        print(f"{j:>4} | {trip[0]:>27} | {trip[1]:>27} | {trip[2]:>27} | "
+              f"{added(o):>8}/{added(t):<8} | {split(o):>8}/{split(t):<8} | "
+              f"{sizes(o)}/{sizes(t)}", file=out)
+    co, ct = capacity(ours, n_out), capacity(theirs, n_out)
+    print(f"capacity (all heads at their timestamps, vs one base network): "
+          f"ours {_f(co, '%.3fx')}, theirs {_f(ct, '%.3fx')}", file=out)
+    status = 0 if worst <= tol + 1e-12 else 1
+    print(f"largest AUROC difference: {worst:.4f} (tolerance {tol:.4f}): "
+          f"{'PASS' if status == 0 else 'FAIL'}", file=out)
+    return status
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m den_tf.compare_logs", description=__doc__.split("\n")[0])
+    p.add_argument("ours")
+    p.add_argument("theirs")
+    p.add_argument("--tol", type=float, default=0.002, help="largest AUROC difference allowed")
+    p.add_argument("--n_classes", type=int, default=10, help="outputs per head (capacity)")
+    a = p.parse_args(argv)
+    logs = []
+    for path in (a.ours, a.theirs):
+        try:
+            with open(path, encoding="utf-8", errors="replace") as f:
+                parsed = parse(f.read())
+        except OSError as e:
+            print(f"compare_logs: error: {path}: {e.strerror}", file=sys.stderr)
+            return 2
+        if not parsed:
+            print(f"compare_logs: error: {path}: no task found (not a DEN log?)",
+                  file=sys.stderr)
+            return 2
+        logs.append(parsed)
+    return compare(logs[0], logs[1], a.tol, a.n_classes)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,35 @@
+"""Small synthetic pieces for unit tests (real-data tests use the fixtures)."""
+
+import numpy as np
+import tensorflow as tf
+
+from den_tf.network import DENNetwork
+from den_tf.runner import Hyper, TaskTensors
+from den_tf.sources import RandomInit
+
+
+def toy_task(n=600, d=20, k=10, seed=0) -> TaskTensors:
+    """Random images whose label is the argmax of a fixed linear map (learnable)."""
+    rng = np.random.RandomState(seed)
+    x = rng.rand(n, d).astype(np.float32)
+    w = rng.randn(d, k).astype(np.float32)
+    y = np.eye(k, dtype=np.float32)[np.argmax(x @ w, 1)]
+    c = tf.constant
+    return TaskTensors(c(x[:400]), c(y[:400]), c(x[400:500]), c(y[400:500]), c(x[500:]),
+                       c(y[500:]))
+
+
+def toy_hyper(max_iter=30, batch=32, **kw) -> Hyper:
+    h = dict(lr=0.01, batch_size=batch, n_train=400, max_iter=max_iter, l1_lambda=1e-4,
+             l2_lambda=1e-4, gl_lambda=1e-2, regular_lambda=0.5)
+    h.update(kw)
+    return Hyper(**h)
+
+
+def toy_network(dims=(20, 12, 8, 10), seed=0) -> DENNetwork:
+    init = RandomInit(np.random.RandomState(seed), np.random.RandomState(seed + 1))
+    return DENNetwork.create(dims, init)
+
+
+def toy_init(seed=0):
+    return RandomInit(np.random.RandomState(seed), np.random.RandomState(seed + 1))
