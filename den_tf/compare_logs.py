@@ -138,8 +138,9 @@ def _d(a, b):
 
 
 def compare(ours: List[TaskLog], theirs: List[TaskLog], tol: float, n_out: int = 10,
-            out=sys.stdout) -> int:
+            out=None) -> int:
     """Prints the comparison table; returns the exit status."""
+    out = out or sys.stdout
     if [t.task for t in ours] != [t.task for t in theirs]:
         print(f"the logs cover different tasks: {[t.task for t in ours]} vs "
               f"{[t.task for t in theirs]}", file=out)

@@ -144,3 +144,19 @@ def prev_values(z, task: int) -> List[tuple]:
     L = n_hidden(z)
     return [(z[f"t{task - 1}_params/layer{l}/weight:0"], z[f"t{task - 1}_params/layer{l}/biases:0"])
             for l in range(1, L + 1)]
+
+
+def network_after(z, task: int) -> DENNetwork:
+    """The network as recorded at the end of `task` (t{task}_params), with timestamps."""
+    L = n_hidden(z)
+    get = lambda name: z[f"t{task}_params/{name}:0"]
+    hidden = []
+    for l in range(1, L + 1):
+        w, b = get(f"layer{l}/weight"), get(f"layer{l}/biases")
+        hidden.append(DenDense(w, b, births(z, task + 1, l, len(b)), "relu", name=f"layer{l}"))
+    net = DENNetwork(hidden)
+    for k in range(1, task + 1):
+        stamp = [int(s) for s in z[f"t{k}_stamp"]]
+        net.add_head(k, get(f"layer{L + 1}/weight_{k}")[: stamp[L]], get(f"layer{L + 1}/biases_{k}"))
+        net.stamps[k] = stamp
+    return net

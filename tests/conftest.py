@@ -43,3 +43,24 @@ def trace_dir():
 @pytest.fixture(scope="session")
 def reference_dir():
     return _need(REFERENCE_DIR)
+
+
+def run_main(args, cwd, timeout=900):
+    """Runs `python main.py ARGS` in a subprocess; returns the CompletedProcess."""
+    import subprocess
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=ROOT)
+    return subprocess.run([sys.executable, os.path.join(ROOT, "main.py")] + list(args),
+                          cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="session")
+def smoke_run(tmp_path_factory, mnist_dir):
+    """One real run of main.py: 3 tasks, max_iter 200, seeded (the CLI smoke run)."""
+    import json
+    d = tmp_path_factory.mktemp("smoke")
+    log, res = d / "smoke.log", d / "smoke.json"
+    p = run_main([f"--data_dir={mnist_dir}", "--n_tasks=3", "--max_iter=200", "--seed=7",
+                  f"--log_file={log}", f"--results={res}"], cwd=str(d))
+    assert p.returncode == 0, p.stderr[-3000:]
+    return {"stdout": p.stdout, "stderr": p.stderr, "log": log.read_text(),
+            "results": json.loads(res.read_text()), "dir": d}
