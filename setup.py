@@ -1,0 +1,19 @@
+"""den_tf: a faithful, fast TensorFlow 2 port of Dynamically Expandable Networks."""
+
+from setuptools import setup
+
+setup(
+    name="den_tf",
+    version="0.1.0",
+    description="Dynamically Expandable Networks (Yoon et al., ICLR 2018) on TensorFlow 2",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10",
+    packages=["den_tf", "den_tf.phases"],
+    # The command line (absl flags) lives in main.py / flags.py, outside the library.
+    py_modules=["main", "flags"],
+    install_requires=["tensorflow~=2.21.0", "numpy>=1.26,<3", "absl-py>=2.1",
+                      "tensorflow-datasets>=4.9"],
+    extras_require={"plot": ["matplotlib>=3.7"], "test": ["pytest>=8"]},
+    entry_points={"console_scripts": ["den-tf=main:cli"]},
+)
