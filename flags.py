@@ -53,6 +53,20 @@ def define_flags() -> None:
     flags.DEFINE_string("results", "", "Results JSON (default: the log file's name with "
                         ".json).")
     flags.DEFINE_boolean("xla", _D.xla, "Compile the training steps with XLA (jit_compile).")
+    flags.DEFINE_enum("mode", "train", ["train", "eval", "export"],
+                      "train: run DEN; eval: print the overall evaluation of the latest "
+                      "checkpoint in --checkpoint_dir; export: write it as a SavedModel to "
+                      "--export_dir.")
+    flags.DEFINE_boolean("resume", False, "Continue the run of the latest checkpoint in "
+                         "--checkpoint_dir with its next task.")
+    flags.DEFINE_boolean("checkpoints", True, "Write a checkpoint after every task.")
+    flags.DEFINE_string("tensorboard_dir", "", "Write TensorBoard summaries here.")
+    flags.DEFINE_enum("progress", "auto", ["auto", "on", "off"],
+                      "Progress bar per phase (auto: when stdout is a terminal).")
+    flags.DEFINE_string("export_dir", "", "Write the learned network as a SavedModel here "
+                        "(after training, or in --mode=export).")
+    flags.DEFINE_boolean("figure", True, "Write the results figure (PNG, needs matplotlib) "
+                         "next to the results JSON.")
     flags.DEFINE_boolean("verbose", False, "Show tracebacks of errors.")
 
     flags.register_validator("max_iter", _rule(_positive_int, "max_iter"))

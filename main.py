@@ -2,13 +2,18 @@
 
 Runs DEN on permuted MNIST and prints the original's log lines (plus our own, prefixed
 with " [den_tf] ") to stdout and to a log file under logs/. Errors are one line on
-stderr and an exit status: 2 for a bad flag, 1 for bad data, 3 for a numerical fault.
+stderr and an exit status: 2 for a bad flag, 1 for bad data or a bad checkpoint, 3 for a
+numerical fault, 130 when interrupted.
+
+Modes: train (default; --resume continues from the latest checkpoint), eval (overall
+evaluation of the latest checkpoint), export (SavedModel of the latest checkpoint).
 """
 
 from __future__ import annotations
 
 import os
 import platform
+import resource
 import sys
 import time
 import traceback
@@ -24,13 +29,15 @@ def _say_error(message: str) -> None:
     print(f"den_tf: error: {message}", file=sys.stderr)
 
 
-def _default_log_path() -> str:
-    return os.path.join("logs", time.strftime("den_tf_%Y%m%d-%H%M%S.log"))
+def _default_log_path(mode: str) -> str:
+    name = "den_tf" if mode == "train" else f"den_tf_{mode}"
+    return os.path.join("logs", time.strftime(f"{name}_%Y%m%d-%H%M%S.log"))
 
 
 def parse(argv) -> int:
     """Parses argv into FLAGS; returns 0, or 2 after printing one error line."""
     den_flags.define_flags()
+    FLAGS.unparse_flags()
     try:
         rest = FLAGS(argv)
     except absl_flags.Error as e:
@@ -48,9 +55,9 @@ def main(argv=None) -> int:
     if status:
         return status
     try:
-        return _run()
+        return _run(argv)
     except KeyboardInterrupt:
-        _say_error("interrupted")
+        _say_error("interrupted (the checkpoint of the last completed task is kept)")
         return 130
     except Exception as e:  # one line, unless --verbose
         from den_tf.errors import DENError
@@ -63,38 +70,129 @@ def main(argv=None) -> int:
         return 1
 
 
-def _run() -> int:
+def _callbacks():
+    from den_tf import callbacks
+    cbs = []
+    show = {"on": True, "off": False, "auto": sys.stdout.isatty()}[FLAGS.progress]
+    if show:
+        cbs.append(callbacks.ProgressBar())
+    if FLAGS.tensorboard_dir:
+        cbs.append(callbacks.TensorBoard(FLAGS.tensorboard_dir))
+    return cbs
+
+
+def _run(argv) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from den_tf import api, logfmt, results
-    from den_tf.data import load_mnist
+    from den_tf import checkpoint
+    from den_tf.config import DENConfig
+    from den_tf.data import load_mnist, make_tasks
 
     cfg = den_flags.config_from_flags(FLAGS)
     cfg.validate()
+    if FLAGS.mode == "export" and not FLAGS.export_dir:
+        from den_tf.errors import ConfigError
+        raise ConfigError("--mode=export needs --export_dir")
+    folder = None
+    if FLAGS.mode != "train" or FLAGS.resume:
+        folder = checkpoint.latest(cfg.checkpoint_dir)
+        if FLAGS.mode != "train":  # the run's own settings; data_dir and xla from flags
+            cfg = checkpoint.saved_config(folder).replace(
+                checkpoint_dir=cfg.checkpoint_dir, xla=cfg.xla)
     data = load_mnist(FLAGS.data_dir)
     cfg.validate(data.input_size, data.n_classes, len(data.train))
 
-    log_path = FLAGS.log_file or _default_log_path()
+    import tensorflow as tf
+    tf.get_logger().setLevel("ERROR")
+    from den_tf import logfmt
+
+    log_path = FLAGS.log_file or _default_log_path(FLAGS.mode)
     os.makedirs(os.path.dirname(os.path.abspath(log_path)), exist_ok=True)
     results_path = FLAGS.results or os.path.splitext(log_path)[0] + ".json"
-    log = logfmt.Log(log_path)
+    cbs = _callbacks()
+    log = logfmt.Log(log_path, before_write=[cb.before_log_line for cb in cbs])
     try:
-        import tensorflow as tf
         log(logfmt.ours(f"den_tf on TensorFlow {tf.__version__}, Python "
-                        f"{platform.python_version()}; argv: {' '.join(argv_for_log())}"))
-        log(logfmt.ours(f"log: {log_path}; results: {results_path}"))
-        start = time.perf_counter()
-        out = api.run(cfg, data, log=log)
-        wall = time.perf_counter() - start
-        out["wall_s"] = wall
-        results.write_json(out, results_path)
-        log(logfmt.ours("wall time: %.1f s" % wall))
+                        f"{platform.python_version()}; argv: {' '.join(argv[1:])}"))
+        tasks = make_tasks(data, cfg.tasks, cfg.seed)
+        trainer = None
+        if folder is not None:
+            trainer = checkpoint.restore(folder, cfg, tasks, log, cbs)
+            log(logfmt.ours(f"restored {folder} ({trainer.done} tasks learned)"))
+        if FLAGS.mode == "eval":
+            return _evaluate(trainer, log, results_path)
+        if FLAGS.mode == "export":
+            return _export(trainer, log)
+        return _train(cfg, data, trainer, log, cbs, results_path, log_path)
     finally:
         log.close()
+        for cb in cbs:
+            if hasattr(cb, "close"):
+                cb.close()
+
+
+def _train(cfg, data, trainer, log, cbs, results_path, log_path) -> int:
+    from den_tf import api, checkpoint, logfmt, results
+
+    log(logfmt.ours(f"log: {log_path}; results: {results_path}"
+                    + (f"; checkpoints: {cfg.checkpoint_dir}" if FLAGS.checkpoints else "")))
+    start = time.perf_counter()
+
+    def after_task(tr):
+        if FLAGS.checkpoints:
+            checkpoint.save(tr, cfg.checkpoint_dir)
+        # results so far, so that a crash loses nothing already learned
+        results.write_json(results.build(tr, time.perf_counter() - start), results_path)
+
+    if trainer is None:
+        trainer = api.make_trainer(cfg, data, log=log, callbacks=cbs)
+    out = api.run(cfg, data, log=log, on_task_end=after_task, trainer=trainer)
+    wall = time.perf_counter() - start
+    out["timing"]["wall_s"] = wall
+    out["timing"]["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    results.write_json(out, results_path)
+    if FLAGS.figure:
+        _figure(out, results_path, cbs, log)
+    if FLAGS.export_dir:
+        from den_tf.export import export
+        log(logfmt.ours(f"SavedModel: {export(trainer.network, FLAGS.export_dir)}"))
+    log(logfmt.ours("peak memory: %.0f MiB" % out["timing"]["peak_rss_mib"]))
+    log(logfmt.ours("wall time: %.1f s" % wall))
     return 0
 
 
-def argv_for_log():
-    return sys.argv[1:] if sys.argv else []
+def _figure(out, results_path, cbs, log) -> None:
+    from den_tf import logfmt
+    try:
+        from den_tf.plot import figure_png
+        png = figure_png(out)
+    except ImportError:
+        log(logfmt.ours("no figure: matplotlib is not installed (pip install .[plot])"))
+        return
+    path = os.path.splitext(results_path)[0] + ".png"
+    with open(path, "wb") as f:
+        f.write(png)
+    for cb in cbs:
+        if hasattr(cb, "image"):
+            cb.image("results", png, out["tasks_learned"])
+    log(logfmt.ours(f"figure: {path}"))
+
+
+def _evaluate(trainer, log, results_path) -> int:
+    from den_tf import results
+    trainer.scores = trainer.scores[: trainer.done - 1]
+    trainer.evaluate_all(trainer.done)
+    out = results.build(trainer, 0.0)
+    for line in results.summary_lines(out):
+        log(line)
+    results.write_json(out, results_path)
+    return 0
+
+
+def _export(trainer, log) -> int:
+    from den_tf import logfmt
+    from den_tf.export import export
+    log(logfmt.ours(f"SavedModel: {export(trainer.network, FLAGS.export_dir)}"))
+    return 0
 
 
 def cli() -> None:

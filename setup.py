@@ -13,7 +13,7 @@ setup(
     # The command line (absl flags) lives in main.py / flags.py, outside the library.
     py_modules=["main", "flags"],
     install_requires=["tensorflow~=2.21.0", "numpy>=1.26,<3", "absl-py>=2.1",
-                      "tensorflow-datasets>=4.9"],
+                      "tensorflow-datasets>=4.9", "tensorboard~=2.21.0"],
     extras_require={"plot": ["matplotlib>=3.7"], "test": ["pytest>=8"]},
     entry_points={"console_scripts": ["den-tf=main:cli"]},
 )

@@ -7,7 +7,7 @@ learn it, then evaluate every task learned so far.
 from __future__ import annotations
 
 import time
-from typing import Callable, Optional
+from typing import Callable, Optional, Sequence
 
 from den_tf import logfmt, results
 from den_tf.config import DENConfig
@@ -16,9 +16,18 @@ from den_tf.sources import BatchSource, InitSource
 from den_tf.trainer import DENTrainer
 
 
+def make_trainer(config: DENConfig, data: MnistData, *, batches: Optional[BatchSource] = None,
+                 init: Optional[InitSource] = None, log: Optional[Callable[[str], None]] = None,
+                 callbacks: Sequence = ()) -> DENTrainer:
+    """A trainer for a new run on the permuted-MNIST tasks of `data`."""
+    config.validate(data.input_size, data.n_classes, len(data.train))
+    tasks = make_tasks(data, config.tasks, config.seed)
+    return DENTrainer(config, tasks, batches, init, log, callbacks)
+
+
 def run(config: DENConfig, data: MnistData, *, batches: Optional[BatchSource] = None,
         init: Optional[InitSource] = None, log: Optional[Callable[[str], None]] = None,
-        progress: Optional[Callable] = None,
+        callbacks: Sequence = (),
         on_task_end: Optional[Callable[[DENTrainer], None]] = None,
         trainer: Optional[DENTrainer] = None) -> dict:
     """Learns config.tasks permuted-MNIST tasks; returns the results dict.
@@ -29,8 +38,8 @@ def run(config: DENConfig, data: MnistData, *, batches: Optional[BatchSource] = 
     config.validate(data.input_size, data.n_classes, len(data.train))
     log = log or (lambda line: None)
     if trainer is None:
-        tasks = make_tasks(data, config.tasks, config.seed)
-        trainer = DENTrainer(config, tasks, batches, init, log, progress)
+        trainer = make_trainer(config, data, batches=batches, init=init, log=log,
+                               callbacks=callbacks)
     start = time.perf_counter()
     for t in range(trainer.done + 1, config.tasks + 1):
         trainer.learn_task(t)

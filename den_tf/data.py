@@ -3,8 +3,8 @@
 * IDX files are read and checked (magic, sizes, counts, label range); any fault is one
   `DataError` line naming the file.
 * TF1's split: validation = the FIRST 5000 training images, train = the other 55000,
-  test = the 10000 t10k images; pixels `uint8 * float32(1/255)` as TF1 made them; one-hot
-  float32 labels.
+  test = the 10000 t10k images; pixels `uint8 * float32(1/255)` as TF1 made them (kept
+  as uint8 and scaled where used); one-hot float32 labels.
 * Task permutations: `np.random.seed(seed)` then one `permutation(784)` per task, from
   numpy's legacy RandomState, so seed 1004 gives the original's ten permutations. The
   same RandomState then goes on to draw the duplicates' random biases (spec step 8,
@@ -43,15 +43,32 @@ N_CLASSES = 10
 TFDS_MNIST_URL = "https://storage.googleapis.com/cvdf-datasets/mnist/"
 
 
+PIXEL_SCALE = np.float32(1.0 / 255.0)
+
+
+def to_float(pixels):
+    """TF1's pixel values: numpy.multiply(images.astype(float32), 1.0 / 255.0), i.e. the
+    uint8 value times float32(1/255) (works on numpy arrays and tensors alike)."""
+    if isinstance(pixels, np.ndarray):
+        return pixels.astype(np.float32) * PIXEL_SCALE
+    import tensorflow as tf
+    return tf.cast(pixels, tf.float32) * PIXEL_SCALE
+
+
 @dataclasses.dataclass
 class Split:
-    """One part of the data: float32 images [n, 784] and one-hot float32 labels [n, 10]."""
+    """One part of the data: uint8 pixels [n, 784] (kept as bytes: a quarter of the
+    memory) and one-hot float32 labels [n, 10]; `images` gives TF1's float32 values."""
 
-    images: np.ndarray
+    pixels: np.ndarray
     labels: np.ndarray
 
+    @property
+    def images(self) -> np.ndarray:
+        return to_float(self.pixels)
+
     def __len__(self) -> int:
-        return len(self.images)
+        return len(self.pixels)
 
 
 @dataclasses.dataclass
@@ -64,7 +81,7 @@ class MnistData:
 
     @property
     def input_size(self) -> int:
-        return self.train.images.shape[1]
+        return self.train.pixels.shape[1]
 
     @property
     def n_classes(self) -> int:
@@ -149,11 +166,9 @@ def _to_split(images: np.ndarray, labels: np.ndarray, img_path: str, lbl_path: s
     if labels.size and labels.max() >= N_CLASSES:
         raise DataError(
             f"{lbl_path}: label {int(labels.max())} out of range (labels are 0..{N_CLASSES - 1})")
-    # TF1: numpy.multiply(images.astype(float32), 1.0 / 255.0) -> float32 * float32(1/255).
-    x = images.astype(np.float32) * np.float32(1.0 / 255.0)
     y = np.zeros((len(labels), N_CLASSES), dtype=np.float32)
     y[np.arange(len(labels)), labels] = 1.0
-    return Split(x, y)
+    return Split(images, y)
 
 
 def read_mnist(data_dir: str, validation_size: int = VALIDATION_SIZE) -> MnistData:
@@ -175,8 +190,8 @@ def read_mnist(data_dir: str, validation_size: int = VALIDATION_SIZE) -> MnistDa
         raise DataError(f"{paths['test_images']}: holds no images")
     v = validation_size
     return MnistData(
-        train=Split(train.images[v:], train.labels[v:]),
-        validation=Split(train.images[:v], train.labels[:v]),
+        train=Split(train.pixels[v:], train.labels[v:]),
+        validation=Split(train.pixels[:v], train.labels[:v]),
         test=test,
     )
 
@@ -207,12 +222,26 @@ def _fetch_with_keras(data_dir: str) -> None:
 
 
 def load_mnist(data_dir: str, download: bool = True) -> MnistData:
-    """The data of data_dir; when its files are missing, MNIST fetched into it first."""
+    """The data of data_dir. When the folder is missing or holds none of the four files,
+    MNIST is fetched into it first; when only some are missing, that is an error (a
+    half-present data set is never completed with files of another)."""
     missing = [v for v in FILES.values() if not os.path.exists(_find(data_dir, v))]
-    if missing and download and not os.path.isfile(data_dir):
+    if os.path.exists(data_dir) and not os.path.isdir(data_dir):
+        raise DataError(f"{data_dir}: not a directory")
+    if missing and len(missing) < len(FILES):
+        raise DataError(f"{os.path.join(data_dir, missing[0])}: file not found (the folder "
+                        f"holds only some of the four IDX files)")
+    if missing:
+        routes = "tensorflow-datasets (" + TFDS_MNIST_URL + ") and keras.datasets.mnist"
+        if not download:
+            raise DataError(f"{data_dir}: MNIST IDX files not found")
+        if not _reachable(MNIST_HOST):
+            raise DataError(f"{data_dir}: MNIST IDX files not found, and {MNIST_HOST} (used "
+                            f"by {routes}) cannot be reached from this machine")
+        created = not os.path.exists(data_dir)
         os.makedirs(data_dir, exist_ok=True)
         errors = []
-        for name, fetch in (("tensorflow-datasets (" + TFDS_MNIST_URL + ")", _fetch_with_tfds),
+        for name, fetch in (("tensorflow-datasets", _fetch_with_tfds),
                             ("keras.datasets.mnist", _fetch_with_keras)):
             try:
                 fetch(data_dir)
@@ -220,10 +249,25 @@ def load_mnist(data_dir: str, download: bool = True) -> MnistData:
             except Exception as e:  # any failure: try the next route, report all
                 errors.append(f"{name}: {type(e).__name__}")
         else:
-            raise DataError(
-                f"{data_dir}: MNIST IDX files not found ({', '.join(missing)}), and fetching "
-                f"MNIST failed through {' and through '.join(errors)}")
+            shutil.rmtree(os.path.join(data_dir, ".downloads"), ignore_errors=True)
+            if created:
+                shutil.rmtree(data_dir, ignore_errors=True)
+            raise DataError(f"{data_dir}: MNIST IDX files not found, and fetching them failed "
+                            f"({'; '.join(errors)})")
     return read_mnist(data_dir)
+
+
+MNIST_HOST = "storage.googleapis.com"
+
+
+def _reachable(host: str, timeout: float = 5.0) -> bool:
+    """Whether host:443 accepts a connection within `timeout` seconds."""
+    import socket
+    try:
+        socket.create_connection((host, 443), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
 
 
 def task_permutations(n_tasks: int, seed: int = 1004, n_pixels: int = 784):

@@ -78,13 +78,16 @@ class Log:
     crash loses nothing already printed."""
 
     def __init__(self, path: Optional[str] = None, stdout: bool = True,
-                 stream: Optional[IO] = None):
+                 stream: Optional[IO] = None, before_write=()):
         self.stream = stream if stream is not None else (sys.stdout if stdout else None)
         self.file = open(path, "a", encoding="utf-8") if path else None
         self.lines: List[str] = []
+        self.before_write = list(before_write)  # e.g. a progress bar clearing its line
 
     def __call__(self, text: str) -> None:
-        self.lines.append(text)
+        self.lines.extend(text.split("\n"))
+        for hook in self.before_write:
+            hook()
         for f in (self.stream, self.file):
             if f is not None:
                 f.write(text + "\n")

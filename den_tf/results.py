@@ -33,17 +33,23 @@ def backward_transfer(matrix) -> Optional[float]:
     return float(np.mean([matrix[t - 1][j] - matrix[j][j] for j in range(t - 1)]))
 
 
+TIMING_KEYS = ("phases", "wall_s", "eval_s")
+
+
 def build(trainer, wall_s: float, extra: Optional[dict] = None) -> dict:
-    """Everything a run reports, JSON-ready."""
+    """Everything a run reports, JSON-ready. Everything but the "timing" section is a
+    function of the settings and the seed (same seed, same figures)."""
     cfg = trainer.config
     auroc = _matrix(trainer.scores, "auroc")
     acc = _matrix(trainer.scores, "accuracy")
     avg = [float(np.mean([x for x in row if x is not None])) for row in auroc]
     avg_acc = [float(np.mean([x for x in row if x is not None])) for row in acc]
-    phase_time = {}
+    tasks, per_task = [], []
     for r in trainer.records:
-        for name, p in r.phases.items():
-            phase_time[name] = p
+        d = dataclasses.asdict(r)
+        per_task.append({"task": r.task, **{k: d.pop(k) for k in TIMING_KEYS}})
+        d.pop("selection", None)  # long, and rarely wanted in JSON
+        tasks.append(d)
     out = {
         "config": dataclasses.asdict(cfg),
         "tasks_learned": trainer.done,
@@ -54,17 +60,25 @@ def build(trainer, wall_s: float, extra: Optional[dict] = None) -> dict:
         "final_avg_perf": avg[-1] if avg else None,
         "bwt_auroc": backward_transfer(auroc),
         "bwt_accuracy": backward_transfer(acc),
-        "tasks": [dataclasses.asdict(r) for r in trainer.records],
         "capacity": [r.capacity for r in trainer.records],
         "units_per_layer": [r.sizes for r in trainer.records],
         "sparsity": [r.sparsity for r in trainer.records],
-        "phase_time": phase_time,
-        "wall_s": wall_s,
+        "tasks": tasks,
+        "timing": {"wall_s": wall_s, "per_task": per_task},
     }
-    for t in out["tasks"]:  # the selected indices are long and rarely wanted in JSON
-        t.pop("selection", None)
     out.update(extra or {})
     return out
+
+
+def phase_totals(results: dict) -> dict:
+    """Seconds of training, compilation and validation summed over all phases."""
+    tot = {"train_s": 0.0, "compile_s": 0.0, "validate_s": 0.0, "eval_s": 0.0}
+    for t in results["timing"]["per_task"]:
+        tot["eval_s"] += t["eval_s"]
+        for p in t["phases"].values():
+            for k in ("train_s", "compile_s", "validate_s"):
+                tot[k] += p[k]
+    return tot
 
 
 def write_json(results: dict, path: str) -> None:

@@ -33,6 +33,8 @@ import numpy as np
 import tensorflow as tf
 
 from den_tf import logfmt
+from den_tf.callbacks import call
+from den_tf.data import to_float
 from den_tf.errors import NumericalError
 from den_tf.layers import DenDense
 from den_tf.metrics import mean_auroc
@@ -46,23 +48,44 @@ BETA1, BETA2, EPSILON = 0.9, 0.999, 1e-8  # tf.compat.v1.train.AdamOptimizer def
 
 @dataclasses.dataclass
 class TaskTensors:
-    """One task's data, resident as tensors: permuted training, validation and test
-    images with their labels."""
+    """One task's data, resident as tensors.
 
-    train_x: tf.Tensor
+    The training images stay unpermuted, as stored (uint8 bytes for MNIST), and are shared
+    by every task: each minibatch is gathered, scaled to TF1's float32 values and
+    permuted inside the compiled step (`train_batch`). Validation and test images are
+    held permuted, as float32.
+    """
+
+    train_x: tf.Tensor  # [n, d], uint8 pixels or float32 values, unpermuted
     train_y: tf.Tensor
-    val_x: tf.Tensor
+    val_x: tf.Tensor  # float32, permuted
     val_y: tf.Tensor
     test_x: tf.Tensor
     test_y: tf.Tensor
+    perm: Optional[tf.Tensor] = None  # int32 [d]: the task's pixel order (None: as is)
 
     @classmethod
     def build(cls, data, permutation) -> "TaskTensors":
+        """The tensors of the task with this pixel permutation, from a MnistData."""
+        base = getattr(data, "_resident", None)
+        if base is None:  # the unpermuted training tensors, made once per data set
+            base = (tf.constant(data.train.pixels), tf.constant(data.train.labels))
+            data._resident = base
         p = np.asarray(permutation)
-        c = lambda a: tf.constant(np.ascontiguousarray(a))
-        return cls(c(data.train.images[:, p]), c(data.train.labels),
-                   c(data.validation.images[:, p]), c(data.validation.labels),
-                   c(data.test.images[:, p]), c(data.test.labels))
+        perm = lambda split: tf.constant(to_float(np.ascontiguousarray(split.pixels[:, p])))
+        return cls(base[0], base[1], perm(data.validation), tf.constant(data.validation.labels),
+                   perm(data.test), tf.constant(data.test.labels),
+                   tf.constant(p.astype(np.int32)))
+
+
+def train_batch(x_all, y_all, perm, idx):
+    """Minibatch `idx` as float32 images in the task's pixel order, and its labels."""
+    x = tf.gather(x_all, idx)
+    if x.dtype != tf.float32:
+        x = to_float(x)
+    if perm is not None:
+        x = tf.gather(x, perm, axis=1)
+    return x, tf.gather(y_all, idx)
 
 
 @dataclasses.dataclass
@@ -204,8 +227,10 @@ class PhaseRunner:
         self.step = tf.Variable(0.0, trainable=False)  # TF1's global_step, from 0
         self.beta1_power = tf.Variable(BETA1, trainable=False)
         self.beta2_power = tf.Variable(BETA2, trainable=False)
-        self._chunk = tf.function(self._chunk_fn, jit_compile=xla)
-        self._compiled = False
+        # A one-step phase (the new head, Q4) runs eagerly: compiling would cost more
+        # than the step.
+        self._chunk = (self._chunk_fn if spec.one_step
+                       else tf.function(self._chunk_fn, jit_compile=xla))
 
     # ------------------------------------------------------------------ the step
     def learning_rate(self):
@@ -240,11 +265,10 @@ class PhaseRunner:
         self.step.assign_add(1.0)
         return ce
 
-    def _chunk_fn(self, x_all, y_all, idx, n):
+    def _chunk_fn(self, x_all, y_all, perm, idx, n):
         """Runs n (<= len(idx)) steps; returns the CE of each step ([len(idx)])."""
         def body(i, losses):
-            b = idx[i]
-            ce = self._train_step(tf.gather(x_all, b), tf.gather(y_all, b))
+            ce = self._train_step(*train_batch(x_all, y_all, perm, idx[i]))
             return i + 1, tf.tensor_scatter_nd_update(losses, [[i]], [ce])
 
         _, losses = tf.while_loop(lambda i, _: i < n, body,
@@ -259,14 +283,16 @@ class PhaseRunner:
         return float(loss), perf
 
     def run(self, data: TaskTensors, batches, log: Optional[Callable] = None,
-            progress: Optional[Callable] = None) -> PhaseResult:
+            callbacks: Sequence = ()) -> PhaseResult:
         """The original's run_epoch (see the module docstring)."""
         spec, h = self.spec, self.hyper
+        call(callbacks, "on_phase_begin", spec, self)
         c = spec.start_iter
         window = collections.deque(maxlen=WINDOW)
         old_mean = 999.0
         last, history, steps = float("nan"), [], 0
-        t_train = t_val = t_compile = 0.0
+        t_train = t_val = 0.0
+        first = None  # (seconds, steps) of the first chunk, which pays the compilation
         while h.max_iter > c:
             if spec.one_step:
                 n = 1
@@ -276,10 +302,11 @@ class PhaseRunner:
             if n < VALIDATE_EVERY:
                 idx = tf.pad(idx, [[0, VALIDATE_EVERY - n], [0, 0]])
             t0 = time.perf_counter()
-            losses = self._chunk(data.train_x, data.train_y, idx, tf.constant(n)).numpy()[:n]
+            losses = self._chunk(data.train_x, data.train_y, data.perm, idx,
+                                 tf.constant(n)).numpy()[:n]
             dt = time.perf_counter() - t0
-            if not self._compiled:
-                t_compile, self._compiled = dt, True
+            if first is None:
+                first = (dt, n)
             else:
                 t_train += dt
             bad = np.flatnonzero(~np.isfinite(losses))
@@ -290,13 +317,14 @@ class PhaseRunner:
                     f"loss is {losses[bad[0]]}; the phase stops here (a smaller --lr may "
                     f"help)")
             last, c, steps = float(losses[-1]), c + n, steps + n
-            if progress is not None:
-                progress(spec.name, c, last)
+            if callbacks:
+                call(callbacks, "on_chunk", spec, c, last, float(self.learning_rate()))
             if c % VALIDATE_EVERY == 0:
                 t0 = time.perf_counter()
                 val_loss, perf = self.validate(data, with_perf=spec.printing)
                 t_val += time.perf_counter() - t0
                 history.append((c, val_loss, perf))
+                call(callbacks, "on_validation", spec, c, val_loss, perf)
                 window.append(val_loss)
                 mean = sum(window) / float(WINDOW)
                 if spec.printing and log is not None:
@@ -306,4 +334,11 @@ class PhaseRunner:
                 old_mean = mean
             if spec.one_step:
                 break
-        return PhaseResult(c, last, history, steps, t_train, t_compile, t_val)
+        t_compile = 0.0
+        if first is not None:
+            per_step = t_train / (steps - first[1]) if steps > first[1] else 0.0
+            t_compile = max(0.0, first[0] - first[1] * per_step)
+            t_train += first[0] - t_compile
+        result = PhaseResult(c, last, history, steps, t_train, t_compile, t_val)
+        call(callbacks, "on_phase_end", spec, result)
+        return result

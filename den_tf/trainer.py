@@ -16,14 +16,15 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 import tensorflow as tf
 
 from den_tf import logfmt
+from den_tf.callbacks import call
 from den_tf.config import DENConfig
-from den_tf.data import TaskSet
+from den_tf.data import TaskSet, to_float
 from den_tf.evaluation import TaskScore, overall_evaluation, score
 from den_tf.network import DENNetwork
 from den_tf.phases.context import PhaseContext
@@ -58,6 +59,7 @@ class TaskRecord:
     capacity: float
     phases: Dict[str, dict]
     wall_s: float
+    eval_s: float = 0.0  # test figures and overall evaluation
 
 
 class DENTrainer:
@@ -71,14 +73,13 @@ class DENTrainer:
         RandomState seeded by config.train_seed; duplicates' biases from the
         permutations' RandomState, as the original).
       log: receives every log line.
-      progress: called as progress(phase_name, iteration, loss) after every compiled
-        chunk of steps.
+      callbacks: `den_tf.callbacks.Callback`s (progress bar, TensorBoard, ...).
     """
 
     def __init__(self, config: DENConfig, tasks: TaskSet,
                  batches: Optional[BatchSource] = None, init: Optional[InitSource] = None,
                  log: Optional[Callable[[str], None]] = None,
-                 progress: Optional[Callable] = None):
+                 callbacks: Sequence = ()):
         self.config = config
         self.tasks = tasks
         n_train = len(tasks.data.train)
@@ -87,7 +88,7 @@ class DENTrainer:
                                                 config.train_seed, config.xla)
         self.init = init or RandomInit(np.random.RandomState(config.train_seed), tasks.rng)
         self.log = log or (lambda line: None)
-        self.progress = progress
+        self.callbacks = list(callbacks)
         self.network: Optional[DENNetwork] = None
         self.done = 0  # tasks learned so far
         self.records: List[TaskRecord] = []
@@ -101,7 +102,8 @@ class DENTrainer:
         """(images, labels) of task t's test set."""
         p = self.tasks.permutations[t - 1]
         test = self.tasks.data.test
-        return tf.constant(np.ascontiguousarray(test.images[:, p])), tf.constant(test.labels)
+        return (tf.constant(to_float(np.ascontiguousarray(test.pixels[:, p]))),
+                tf.constant(test.labels))
 
     # ----------------------------------------------------------------- one task
     def learn_task(self, t: int) -> TaskRecord:
@@ -115,7 +117,7 @@ class DENTrainer:
             self.network = DENNetwork.create(cfg.dims, self.init, t)
         net = self.network
         ctx = PhaseContext(t, net, self.hyper, data, self.batches, self.init, self.log,
-                           cfg.xla, cfg.ex_k, cfg.loss_thr, cfg.spl_thr, self.progress)
+                           cfg.xla, cfg.ex_k, cfg.loss_thr, cfg.spl_thr, self.callbacks)
         n = net.n_hidden
         kept, dup, cand = [0] * n, [0] * n, [0] * n
         pruned, split_units, selection = [[] for _ in range(n)], [[] for _ in range(n)], []
@@ -139,8 +141,10 @@ class DENTrainer:
         net.stamps[t] = net.stamp(t)
         for line in logfmt.shape_lines(net.stamps[t]):
             self.log(line)
+        t_eval = time.perf_counter()
         s = score(net, t, data.test_x, data.test_y, cfg.xla)
         sparsity = net.sparsity(t)
+        t_eval = time.perf_counter() - t_eval
         self.log(logfmt.task_result(t, s.loss, s.auroc, sparsity))
         for layer in net.layers_for(t):
             layer.freeze()
@@ -152,16 +156,21 @@ class DENTrainer:
             selected=[len(x) for x in selection], selection=selection, sizes=net.sizes(),
             stamp=list(net.stamps[t]), capacity=net.capacity(cfg.dims),
             phases={k: _phase_stats(v) for k, v in ctx.results.items()},
-            wall_s=time.perf_counter() - start)
+            wall_s=time.perf_counter() - start, eval_s=t_eval)
         self.records.append(record)
+        call(self.callbacks, "on_task_end", self, record)
         return record
 
     def evaluate_all(self, upto: Optional[int] = None) -> List[TaskScore]:
         """Overall evaluation of tasks 1..upto (default: all learned)."""
         upto = self.done if upto is None else upto
+        start = time.perf_counter()
         scores = overall_evaluation(self.network, upto, self.test_set, self.log,
                                     self.config.xla)
         self.scores.append(scores)
+        if self.records and self.records[-1].task == upto:
+            self.records[-1].eval_s += time.perf_counter() - start
+        call(self.callbacks, "on_evaluation", self, upto, scores)
         return scores
 
 

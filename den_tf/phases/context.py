@@ -4,7 +4,7 @@ randomness, the log, and the runner."""
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Sequence
 
 from den_tf.network import DENNetwork
 from den_tf.runner import Hyper, PhaseResult, PhaseRunner, PhaseSpec, TaskTensors
@@ -24,14 +24,14 @@ class PhaseContext:
     ex_k: int = 10
     loss_thr: float = 0.01
     spl_thr: float = 0.05
-    progress: Optional[Callable] = None
+    callbacks: Sequence = ()
     results: Dict[str, PhaseResult] = dataclasses.field(default_factory=dict)
     last_runner: Optional[PhaseRunner] = None
 
     def run(self, spec: PhaseSpec) -> PhaseResult:
         """Compiles and runs one phase with the shared runner; keeps its result."""
         runner = PhaseRunner(spec, self.hyper, self.xla)
-        result = runner.run(self.data, self.batches, self.log, self.progress)
+        result = runner.run(self.data, self.batches, self.log, self.callbacks)
         self.results[spec.name] = result
         self.last_runner = runner
         return result

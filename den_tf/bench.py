@@ -1,0 +1,185 @@
+"""Benchmark: `python -m den_tf.bench [--data_dir=...] [--full] [--json=PATH]`.
+
+Prints, as a table and as JSON, in one process:
+* the steady-state train-step time of every phase shape (task 1; head-only; selective
+  retraining; expansion; split), measured over compiled chunks of 100 steps after the
+  first (which pays the compilation), and each phase's compile time;
+* the time of a bare forward+backward+Adam step of the same matmuls at the same shapes
+  and batch (no DEN logic: no masks, no regularisers, no proximal steps, no minibatch
+  gather), compiled the same way: the "matmul limit" on this machine, and the ratio;
+* a reduced full run (10 tasks, --reduced_iter iterations per phase, default 430): wall
+  time, and the shares of compilation, validation and evaluation in it; peak resident
+  memory; with --full, the same for the default run (max_iter 4300).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from den_tf import api, results  # noqa: E402
+from den_tf.config import DENConfig  # noqa: E402
+from den_tf.data import load_mnist, make_tasks  # noqa: E402
+from den_tf.network import DENNetwork, mean_sigmoid_ce, mlp_logits  # noqa: E402
+from den_tf.phases.expansion import expansion_spec  # noqa: E402
+from den_tf.phases.first_task import first_task_spec  # noqa: E402
+from den_tf.phases.selective import head_spec, select_units, selective_spec, subnetwork  # noqa: E402
+from den_tf.phases.split import split_spec  # noqa: E402
+from den_tf.runner import VALIDATE_EVERY, Hyper, PhaseRunner, TaskTensors  # noqa: E402
+from den_tf.sources import RandomBatches, RandomInit  # noqa: E402
+
+CHUNKS = 8  # timed chunks of 100 steps per phase, after the compiling one
+
+
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _time_phase(spec, hyper, data, batches, xla, chunks=CHUNKS):
+    """(compile s, median s per step) of a phase, run chunk by chunk."""
+    runner = PhaseRunner(spec, hyper, xla)
+    times = []
+    for _ in range(chunks + 1):
+        idx = batches.indices(spec.name, VALIDATE_EVERY)
+        t0 = time.perf_counter()
+        runner._chunk(data.train_x, data.train_y, data.perm, idx,
+                      tf.constant(VALIDATE_EVERY)).numpy()
+        times.append(time.perf_counter() - t0)
+    steady = statistics.median(times[1:])
+    return max(0.0, times[0] - steady), steady / VALIDATE_EVERY
+
+
+def _bare_step_time(shapes, data, batch, xla, chunks=CHUNKS):
+    """Median s per step of plain forward+backward+Adam at `shapes` ([(W, b)...])."""
+    rng = np.random.RandomState(0)
+    params = []
+    for w_shape, b_shape in shapes:
+        params += [tf.Variable(rng.uniform(-0.1, 0.1, w_shape).astype(np.float32)),
+                   tf.Variable(np.zeros(b_shape, np.float32))]
+    opt = keras.optimizers.Adam(learning_rate=1e-3, epsilon=1e-8)
+    opt.build(params)
+    x, y = data.val_x[:batch], data.val_y[:batch]
+    if shapes[0][0][0] != x.shape[1]:
+        x = tf.zeros([batch, shapes[0][0][0]])
+
+    def loop():
+        def body(i):
+            with tf.GradientTape() as tape:
+                loss = mean_sigmoid_ce(y, mlp_logits(params, x))
+            opt.apply_gradients(zip(tape.gradient(loss, params), params))
+            return (i + 1,)
+        return tf.while_loop(lambda i: i < VALIDATE_EVERY, body, (tf.constant(0),))
+
+    f = tf.function(loop, jit_compile=xla)
+    times = []
+    for _ in range(chunks + 1):
+        t0 = time.perf_counter()
+        f()
+        params[0].numpy()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times[1:]) / VALIDATE_EVERY
+
+
+def _shapes(layers):
+    return [(tuple(l.kernel.shape), tuple(l.bias.shape)) for l in layers]
+
+
+def step_benchmark(data, cfg: DENConfig) -> list:
+    """Per phase shape: compile time, DEN step, bare step, ratio."""
+    tasks = make_tasks(data, 2, cfg.seed)
+    t1 = TaskTensors.build(data, tasks.permutations[0])
+    hyper = Hyper.from_config(cfg, len(data.train))
+    init = RandomInit(np.random.RandomState(0), np.random.RandomState(1))
+    batches = RandomBatches(len(data.train), cfg.batch_size, 0, cfg.xla)
+    net = DENNetwork.create(cfg.dims, init)
+    rows = []
+
+    def record(name, spec, layers):
+        comp, step = _time_phase(spec, hyper, t1, batches, cfg.xla)
+        bare = _bare_step_time(_shapes(layers), t1, cfg.batch_size, cfg.xla)
+        rows.append({"phase": name, "shapes": [list(s[0]) for s in _shapes(layers)],
+                     "compile_s": comp, "step_ms": 1e3 * step, "bare_ms": 1e3 * bare,
+                     "ratio": step / bare})
+
+    record("task 1", first_task_spec(net, 1), net.layers_for(1))
+    net.stamps[1] = net.stamp(1)
+    prev = net.hidden_values()
+    net.add_head(2, init.glorot("w", (cfg.dims[-2], cfg.dims[-1])), init.glorot("b", (cfg.dims[-1],)))
+    record("head only", head_spec(net, 2, cfg.max_iter), net.layers_for(2))
+    sub, sub_prev = subnetwork(net, 2, select_units(net, 2), prev)
+    record("selective", selective_spec(2, sub, sub_prev), sub)
+    for i, layer in enumerate(net.hidden):
+        layer.append_units(init.glorot("bw", (layer.n_in, cfg.ex_k)), init.glorot("bb", (cfg.ex_k,)), 2)
+        if i:
+            layer.append_inputs(init.glorot("tw", (cfg.ex_k, layer.n_out)))
+    net.heads[2].append_inputs(init.glorot("r", (cfg.ex_k, cfg.dims[-1])))
+    record("expansion", expansion_spec(net, 2), net.layers_for(2))
+    record("split", split_spec(net, 2, prev), net.layers_for(2))
+    return rows
+
+
+def run_benchmark(data, cfg: DENConfig) -> dict:
+    """A full run; wall time and the shares of compilation, validation, evaluation."""
+    t0 = time.perf_counter()
+    out = api.run(cfg, data)
+    wall = time.perf_counter() - t0
+    tot = results.phase_totals(out)
+    compile_s, validate_s, eval_s = tot["compile_s"], tot["validate_s"], tot["eval_s"]
+    return {"max_iter": cfg.max_iter, "tasks": cfg.tasks, "wall_s": wall,
+            "final_avg_perf": out["final_avg_perf"], "compile_s": compile_s,
+            "validate_s": validate_s, "evaluate_s": eval_s,
+            "compile_share": compile_s / wall, "validate_share": validate_s / wall,
+            "evaluate_share": eval_s / wall, "peak_rss_mib": peak_rss_mib()}
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m den_tf.bench", description=__doc__.split("\n")[0])
+    p.add_argument("--data_dir", default="MNIST_data")
+    p.add_argument("--reduced_iter", type=int, default=430)
+    p.add_argument("--full", action="store_true", help="also time the default run (4300)")
+    p.add_argument("--no_xla", action="store_true")
+    p.add_argument("--skip_runs", action="store_true", help="step timings only")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--json", default="")
+    a = p.parse_args(argv)
+    data = load_mnist(a.data_dir)
+    base = DENConfig(xla=not a.no_xla, train_seed=a.seed)
+    res = {"tensorflow": tf.__version__, "xla": base.xla, "cpus": os.cpu_count(),
+           "steps": step_benchmark(data, base)}
+    print(f"{'phase':<10} {'shapes':<34} {'compile s':>9} {'step ms':>8} {'bare ms':>8} {'ratio':>6}")
+    for r in res["steps"]:
+        shp = " ".join("x".join(map(str, s)) for s in r["shapes"])
+        print(f"{r['phase']:<10} {shp:<34} {r['compile_s']:9.2f} {r['step_ms']:8.3f} "
+              f"{r['bare_ms']:8.3f} {r['ratio']:6.2f}")
+    runs = [] if a.skip_runs else [base.replace(max_iter=a.reduced_iter)]
+    if a.full:
+        runs.append(base)
+    res["runs"] = []
+    for cfg in runs:
+        r = run_benchmark(data, cfg)
+        res["runs"].append(r)
+        print(f"full run, 10 tasks, max_iter {r['max_iter']}: {r['wall_s']:.1f} s "
+              f"(compile {100 * r['compile_share']:.1f}%, validation "
+              f"{100 * r['validate_share']:.1f}%, evaluation {100 * r['evaluate_share']:.1f}%), "
+              f"final avg_perf {r['final_avg_perf']:.4f}, peak RSS {r['peak_rss_mib']:.0f} MiB")
+    res["peak_rss_mib"] = peak_rss_mib()
+    print(json.dumps(res, indent=1))
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump(res, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
