@@ -81,28 +81,54 @@ def _callbacks():
     return cbs
 
 
+def _import_tensorflow_quietly():
+    """Imports TensorFlow with its import-time C++ log lines (oneDNN, CUDA probing: written
+    before any log setting applies) kept off the terminal; shown if the import fails."""
+    import tempfile
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            import tensorflow as tf
+            tf.config.list_physical_devices()  # device probing logs here, too
+        except BaseException:
+            os.dup2(saved, 2)
+            sink.seek(0)
+            sys.stderr.write(sink.read().decode(errors="replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+    tf.get_logger().setLevel("ERROR")
+    return tf
+
+
 def _run(argv) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from den_tf import checkpoint
-    from den_tf.config import DENConfig
+    # Settings and data are checked before TensorFlow is even imported: a bad input
+    # costs a fraction of a second.
     from den_tf.data import load_mnist, make_tasks
+    from den_tf.errors import ConfigError
 
     cfg = den_flags.config_from_flags(FLAGS)
     cfg.validate()
     if FLAGS.mode == "export" and not FLAGS.export_dir:
-        from den_tf.errors import ConfigError
-        raise ConfigError("--mode=export needs --export_dir")
+        raise ConfigError("--mode=export: needs --export_dir")
+    if FLAGS.mode != "train" and FLAGS.resume:
+        raise ConfigError(f"--resume: only with --mode=train (got --mode={FLAGS.mode})")
+    data = load_mnist(FLAGS.data_dir)
+    cfg.validate(data.input_size, data.n_classes, len(data.train))
+
+    tf = _import_tensorflow_quietly()
+    from den_tf import checkpoint
     folder = None
     if FLAGS.mode != "train" or FLAGS.resume:
         folder = checkpoint.latest(cfg.checkpoint_dir)
         if FLAGS.mode != "train":  # the run's own settings; data_dir and xla from flags
             cfg = checkpoint.saved_config(folder).replace(
                 checkpoint_dir=cfg.checkpoint_dir, xla=cfg.xla)
-    data = load_mnist(FLAGS.data_dir)
-    cfg.validate(data.input_size, data.n_classes, len(data.train))
+            cfg.validate(data.input_size, data.n_classes, len(data.train))
 
-    import tensorflow as tf
-    tf.get_logger().setLevel("ERROR")
     from den_tf import logfmt
 
     log_path = FLAGS.log_file or _default_log_path(FLAGS.mode)
@@ -155,7 +181,6 @@ def _train(cfg, data, trainer, log, cbs, results_path, log_path) -> int:
     if FLAGS.export_dir:
         from den_tf.export import export
         log(logfmt.ours(f"SavedModel: {export(trainer.network, FLAGS.export_dir)}"))
-    log(logfmt.ours("peak memory: %.0f MiB" % out["timing"]["peak_rss_mib"]))
     log(logfmt.ours("wall time: %.1f s" % wall))
     return 0
 
