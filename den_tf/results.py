@@ -88,6 +88,7 @@ def write_json(results: dict, path: str) -> None:
     fd, tmp = tempfile.mkstemp(prefix=".results-", dir=folder)
     with os.fdopen(fd, "w") as f:
         json.dump(results, f, indent=1)
+    os.chmod(tmp, 0o644)
     os.replace(tmp, path)
 
 

@@ -175,3 +175,14 @@ def test_results_figure(runs, tmp_path):
     from den_tf import plot
     assert plot.main([str(a / "run.json"), "--out", str(tmp_path / "f.png")]) == 0
     assert (tmp_path / "f.png").stat().st_size > 10000
+
+
+def test_progress_bar_on_request_keeps_the_log_lines(tmp_path, mnist_dir):
+    p = run_main([f"--data_dir={mnist_dir}", "--n_tasks=2", "--max_iter=100", "--seed=2",
+                  "--progress=on", "--log_file=p.log", "--checkpoints=false"], cwd=str(tmp_path))
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert "task 2 expand" in p.stdout and "loss:" in p.stdout and "100/100" in p.stdout
+    log = (tmp_path / "p.log").read_text()
+    assert "task 2 expand" not in log and "\x1b[K" not in log  # the file has log lines only
+    assert " [*] Split & Duplication" in log
+    assert not (tmp_path / "checkpoints").exists()
