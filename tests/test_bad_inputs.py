@@ -2,6 +2,7 @@
 traceback, and no training started (issue: bad input, faults and determinism)."""
 
 import gzip
+import re
 import os
 import struct
 
@@ -133,3 +134,12 @@ def test_missing_data_dir_fails_fast_without_network(tmp_path):
 def test_data_dir_is_a_file(tmp_path):
     (tmp_path / "f").write_text("x")
     check(run_main([f"--data_dir={tmp_path / 'f'}"], cwd=str(tmp_path)), 1, "not a directory")
+
+
+def test_non_finite_loss_stops_with_task_phase_and_step(tmp_path, mnist_dir):
+    p = run_main([f"--data_dir={mnist_dir}", "--lr=1e30", "--max_iter=200",
+                  "--log_file=nan.log", "--checkpoint_dir=ck"], cwd=str(tmp_path))
+    assert p.returncode == 3 and "Traceback" not in p.stderr
+    err = p.stderr.strip().splitlines()[-1]
+    assert re.match(r"den_tf: error: task 1, phase train, step \d+: the training loss is nan", err)
+    assert not (tmp_path / "ck").exists()  # no half-made checkpoint
