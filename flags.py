@@ -96,7 +96,7 @@ def _rule(check, name):
 
 def _positive_int(v):
     if v is None or v < 1:
-        raise ConfigError(f"must be a positive integer")
+        raise ConfigError("must be a positive integer")
 
 
 def _optional_positive_int(v):

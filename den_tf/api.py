@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from typing import Callable, Optional, Sequence
 
-from den_tf import logfmt, results
+from den_tf import results
 from den_tf.config import DENConfig
 from den_tf.data import MnistData, make_tasks
 from den_tf.sources import BatchSource, InitSource

@@ -9,9 +9,8 @@ printed in the original's format.
 
 from __future__ import annotations
 
-import io
 import sys
-from typing import List, Optional, Sequence
+from typing import Optional, Sequence
 
 
 class Callback:

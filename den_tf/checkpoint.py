@@ -19,7 +19,6 @@ import json
 import os
 import shutil
 import tempfile
-from typing import Optional
 
 import numpy as np
 import tensorflow as tf

@@ -8,10 +8,9 @@ prints the shapes, the AUROC of each task, and their mean (avg_perf).
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable, List, Optional
+from typing import Callable, List
 
 import numpy as np
-import tensorflow as tf
 
 from den_tf import logfmt
 from den_tf.metrics import mean_auroc, top1_accuracy

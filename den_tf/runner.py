@@ -34,7 +34,7 @@ import tensorflow as tf
 
 from den_tf import logfmt
 from den_tf.callbacks import call
-from den_tf.data import to_float
+from den_tf.data import permuted_images, to_float
 from den_tf.errors import NumericalError
 from den_tf.layers import DenDense
 from den_tf.metrics import mean_auroc
@@ -71,11 +71,10 @@ class TaskTensors:
         if base is None:  # the unpermuted training tensors, made once per data set
             base = (tf.constant(data.train.pixels), tf.constant(data.train.labels))
             data._resident = base
-        p = np.asarray(permutation)
-        perm = lambda split: tf.constant(to_float(np.ascontiguousarray(split.pixels[:, p])))
+        perm = lambda split: tf.constant(permuted_images(split, permutation))
         return cls(base[0], base[1], perm(data.validation), tf.constant(data.validation.labels),
                    perm(data.test), tf.constant(data.test.labels),
-                   tf.constant(p.astype(np.int32)))
+                   tf.constant(np.asarray(permutation, np.int32)))
 
 
 def train_batch(x_all, y_all, perm, idx):

@@ -15,7 +15,7 @@ trainer takes as arguments:
 from __future__ import annotations
 
 import re
-from typing import Dict, List, Optional
+from typing import Dict, List
 
 import numpy as np
 

@@ -24,7 +24,7 @@ import tensorflow as tf
 from den_tf import logfmt
 from den_tf.callbacks import call
 from den_tf.config import DENConfig
-from den_tf.data import TaskSet, to_float
+from den_tf.data import TaskSet, permuted_images
 from den_tf.evaluation import TaskScore, overall_evaluation, score
 from den_tf.network import DENNetwork
 from den_tf.phases.context import PhaseContext
@@ -100,9 +100,8 @@ class DENTrainer:
 
     def test_set(self, t: int):
         """(images, labels) of task t's test set."""
-        p = self.tasks.permutations[t - 1]
         test = self.tasks.data.test
-        return (tf.constant(to_float(np.ascontiguousarray(test.pixels[:, p]))),
+        return (tf.constant(permuted_images(test, self.tasks.permutations[t - 1])),
                 tf.constant(test.labels))
 
     # ----------------------------------------------------------------- one task

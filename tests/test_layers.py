@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from den_tf.layers import DenDense
 from den_tf.phases.expansion import expansion_spec

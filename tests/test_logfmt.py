@@ -1,10 +1,8 @@
 """Every log line against the spec's formats (same words, same %.4f)."""
 
-import glob
 import os
 import re
 
-import pytest
 
 from den_tf import logfmt
 

@@ -9,7 +9,7 @@ from den_tf.network import mean_sigmoid_ce, mlp_logits
 from den_tf.phases.expansion import expansion_spec
 from den_tf.phases.first_task import first_task_spec
 from den_tf.phases.selective import head_spec
-from den_tf.runner import PhaseRunner, PhaseSpec, TaskTensors
+from den_tf.runner import PhaseRunner, TaskTensors
 from den_tf.sources import RandomBatches, RecordedBatches
 from tests.helpers import toy_hyper, toy_init, toy_network, toy_task
 

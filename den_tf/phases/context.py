@@ -4,7 +4,7 @@ randomness, the log, and the runner."""
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Dict, Optional, Sequence
 
 from den_tf.network import DENNetwork
 from den_tf.runner import Hyper, PhaseResult, PhaseRunner, PhaseSpec, TaskTensors

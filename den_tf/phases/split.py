@@ -16,7 +16,7 @@ Eq. 4).
 
 from __future__ import annotations
 
-from typing import List, Sequence
+from typing import Sequence
 
 import numpy as np
 
