@@ -1,6 +1,6 @@
 """den_tf: a faithful, fast TensorFlow 2 port of Dynamically Expandable Networks."""
 
-from setuptools import setup
+from setuptools import find_packages, setup
 
 setup(
     name="den_tf",
@@ -9,11 +9,9 @@ setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
-    packages=["den_tf", "den_tf.phases"],
-    # The command line (absl flags) lives in main.py / flags.py, outside the library.
-    py_modules=["main", "flags"],
+    packages=find_packages(include=["den_tf", "den_tf.*"]),
     install_requires=["tensorflow~=2.21.0", "numpy>=1.26,<3", "absl-py>=2.1",
                       "tensorflow-datasets>=4.9", "tensorboard~=2.21.0"],
     extras_require={"plot": ["matplotlib>=3.7"], "test": ["pytest>=8"]},
-    entry_points={"console_scripts": ["den-tf=main:cli"]},
+    entry_points={"console_scripts": ["den-tf=den_tf.cli:cli"]},
 )

@@ -21,7 +21,7 @@ def make_trainer(config: DENConfig, data: MnistData, *, batches: Optional[BatchS
                  callbacks: Sequence = ()) -> DENTrainer:
     """A trainer for a new run on the permuted-MNIST tasks of `data`."""
     config.validate(data.input_size, data.n_classes, len(data.train))
-    tasks = make_tasks(data, config.tasks, config.seed)
+    tasks = make_tasks(data, config.tasks, config.task_seed)
     return DENTrainer(config, tasks, batches, init, log, callbacks)
 
 

@@ -112,7 +112,7 @@ def _shapes(layers):
 
 def step_benchmark(data, cfg: DENConfig, label: str = "") -> list:
     """Per phase shape: compile time, DEN step, bare step, ratio."""
-    tasks = make_tasks(data, 2, cfg.seed)
+    tasks = make_tasks(data, 2, cfg.task_seed)
     t1 = TaskTensors.build(data, tasks.permutations[0])
     hyper = Hyper.from_config(cfg, len(data.train))
     init = RandomInit(np.random.RandomState(0), np.random.RandomState(1))

@@ -35,7 +35,7 @@ from den_tf.trainer import DENTrainer, TaskRecord
 LATEST = "LATEST"
 STATE = "state.json"
 WEIGHTS = "weights"
-FORMAT = 1
+FORMAT = 2  # 2: task_seed and train_seed replace seed
 # Settings that may differ between a run and its resumption.
 FREE = ("checkpoint_dir", "n_tasks", "xla")
 

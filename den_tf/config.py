@@ -1,7 +1,7 @@
 """The settings of a DEN run: the original script's flags plus the port's own.
 
-The library takes a `DENConfig`; only `flags.py`/`main.py` know about absl. Defaults are
-the original's (spec: "Flags and their defaults").
+The library takes a `DENConfig`; only the command line (`den_tf/flags.py`, `den_tf/cli.py`)
+knows about absl. Defaults are the original's (spec: "Flags and their defaults").
 """
 
 from __future__ import annotations
@@ -11,6 +11,12 @@ import math
 from typing import Optional, Sequence
 
 from den_tf.errors import ConfigError
+
+# Spec Q14: on the new blocks of an expansion, the original applies L1 and group lasso
+# with no order between them. l1_then_gl: L1, then group lasso; gl_only: group lasso
+# alone on those blocks (what the recordings show for some blocks); gl_then_l1: group
+# lasso, then L1. Entries outside the group blocks always get L1 alone.
+PROX_ORDERS = ("l1_then_gl", "gl_only", "gl_then_l1")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,8 +37,17 @@ class DENConfig:
     spl_thr: float = 0.05
     # --- the port's own ---
     n_tasks: Optional[int] = None  # None: n_classes tasks, as the original (Q1)
-    seed: int = 1004  # task permutations (and the duplicates' random biases, Q10)
-    train_seed: Optional[int] = None  # seeds weight init and minibatches; None: random
+    # Two seeds for two things (spec "The benchmark", Q10, Q15):
+    # task_seed: the task stream (the pixel permutations), 1004 as the original. Without
+    #   a train_seed, the duplicates' random biases continue its generator, as the
+    #   original's global numpy RandomState does.
+    # train_seed: the training randomness (initial values, minibatches, duplicates'
+    #   biases); None draws it afresh every run, as the original; a value makes the run
+    #   repeatable bit for bit.
+    task_seed: int = 1004
+    train_seed: Optional[int] = None
+    # Spec Q14: the order of the proximal steps on the expansion's new blocks.
+    prox_order: str = "l1_then_gl"
     xla: bool = True  # compile the hot steps with XLA (jit_compile)
 
     @property
@@ -63,6 +78,13 @@ class DENConfig:
                      "spl_thr"):
             check_nonnegative_float(name, getattr(self, name))
         check_dims(self.dims)
+        if self.prox_order not in PROX_ORDERS:
+            raise ConfigError(f"--prox_order={self.prox_order}: must be one of "
+                              f"{', '.join(PROX_ORDERS)}")
+        for name in ("task_seed", "train_seed"):
+            v = getattr(self, name)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 0):
+                raise ConfigError(f"--{name}={v}: must be an integer >= 0")
         if self.dims[-1] != self.n_classes:
             raise ConfigError(
                 f"--dims={_fmt_dims(self.dims)}: the last size must equal --n_classes="

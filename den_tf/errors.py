@@ -1,6 +1,6 @@
 """Errors that den_tf reports to a user as one line, without a traceback.
 
-`main.py` maps each to an exit status: a bad setting is a usage error (2), a bad or
+`den_tf/cli.py` maps each to an exit status: a bad setting is a usage error (2), a bad or
 missing data file is a data error (1), a non-finite loss is a numerical fault (3).
 """
 

@@ -9,7 +9,11 @@ Pure functions of tensors, vectorised (no per-column loops), used by the phase r
   c - lam * c / ||c||. Paper Eq. (3)'s group sparsity, applied to the blocks made for new
   units by expansion (spec step 6).
 
-On those new blocks the port applies L1 then group lasso, in that order (spec Q14).
+* `proximal_step`: both, in the order `prox_order` names. On the new blocks of an
+  expansion the original applies the two with no order between them (spec Q14);
+  `l1_then_gl` (L1, then group lasso), `gl_only` (group lasso alone on those blocks)
+  and `gl_then_l1` are the outcomes it can give. Entries outside every group block get
+  L1 alone, whatever the order.
 """
 
 from __future__ import annotations
@@ -38,3 +42,26 @@ def group_lasso_prox(v, lam: float, block=None):
     # selected.
     shrunk = tf.where(norm < lam, tf.zeros_like(v), v - lam * v / norm)
     return shrunk if block is None else tf.where(block, shrunk, v)
+
+
+def proximal_step(v, l1_lambda: float, gl_lambda: float, groups=(),
+                  prox_order: str = "l1_then_gl"):
+    """The proximal updates after one optimizer step (spec "Pieces shared by every phase",
+    Q14): L1 on every entry and group lasso on every block of `groups` (boolean masks of
+    v's shape; each column of a block is one group), in the order `prox_order` names."""
+    if not groups or prox_order == "l1_then_gl":
+        v = l1_prox(v, l1_lambda)
+        for block in groups:
+            v = group_lasso_prox(v, gl_lambda, block)
+        return v
+    if prox_order == "gl_then_l1":
+        for block in groups:
+            v = group_lasso_prox(v, gl_lambda, block)
+        return l1_prox(v, l1_lambda)
+    if prox_order == "gl_only":
+        g, inside = v, None
+        for block in groups:
+            g = group_lasso_prox(g, gl_lambda, block)
+            inside = block if inside is None else tf.logical_or(inside, block)
+        return tf.where(inside, g, l1_prox(v, l1_lambda))
+    raise ValueError(f"unknown prox_order {prox_order!r}")

@@ -9,8 +9,9 @@ trainable masks allow. One step, compiled with XLA when enabled:
    + regular_lambda * sum over the previous-task block of (v - prev)^2 / 2;
 3. Adam (TF1's update and defaults: beta1 0.9, beta2 0.999, epsilon 1e-8), a fresh
    optimizer per phase, learning rate lr * 0.95 ** floor(step * batch_size / n_train);
-4. proximal updates (paper Eq. 2-3): L1 on every trainable entry, then group lasso on
-   the phase's group blocks (Q14: in that order);
+4. proximal updates (paper Eq. 2-3): L1 on every trainable entry and group lasso on
+   the phase's group blocks, in the order `Hyper.prox_order` names (Q14; the original
+   has no order between them);
 5. frozen entries written back unchanged: they never move, not by one ulp.
 
 `PhaseRunner.run` reproduces the original's `run_epoch`: steps until the counter reaches
@@ -39,7 +40,7 @@ from den_tf.errors import NumericalError
 from den_tf.layers import DenDense
 from den_tf.metrics import mean_auroc
 from den_tf.network import mean_sigmoid_ce, mlp_logits
-from den_tf.proximal import group_lasso_prox, l1_prox
+from den_tf.proximal import proximal_step
 
 VALIDATE_EVERY = 100  # the original's print_iter
 WINDOW = 10  # the original's early-stopping window
@@ -143,11 +144,12 @@ class Hyper:
     l2_lambda: float
     gl_lambda: float
     regular_lambda: float
+    prox_order: str = "l1_then_gl"
 
     @classmethod
     def from_config(cls, cfg, n_train: int) -> "Hyper":
         return cls(cfg.lr, cfg.batch_size, n_train, cfg.max_iter, cfg.l1_lambda,
-                   cfg.l2_lambda, cfg.gl_lambda, cfg.regular_lambda)
+                   cfg.l2_lambda, cfg.gl_lambda, cfg.regular_lambda, cfg.prox_order)
 
 
 def _mask(m, shape):
@@ -255,9 +257,7 @@ class PhaseRunner:
             s.m.assign(m)
             s.v.assign(v)
             new = s.var - (m * alpha) / (tf.sqrt(v) + EPSILON)
-            new = l1_prox(new, h.l1_lambda)
-            for block in s.groups:
-                new = group_lasso_prox(new, h.gl_lambda, block)
+            new = proximal_step(new, h.l1_lambda, h.gl_lambda, s.groups, h.prox_order)
             s.var.assign(new if s.mask is None else tf.where(s.mask, new, s.var))
         self.beta1_power.assign(self.beta1_power * BETA1)
         self.beta2_power.assign(self.beta2_power * BETA2)

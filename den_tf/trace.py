@@ -46,7 +46,7 @@ def trace_config(z, **overrides) -> DENConfig:
               l1_lambda=float(f("l1_lambda")), l2_lambda=float(f("l2_lambda")),
               gl_lambda=float(f("gl_lambda")), regular_lambda=float(f("regular_lambda")),
               ex_k=int(f("ex_k")), loss_thr=float(f("loss_thr")), spl_thr=float(f("spl_thr")),
-              n_tasks=n_tasks(z), seed=1004)
+              n_tasks=n_tasks(z), task_seed=1004)
     kw.update(overrides)
     return DENConfig(**kw)
 

@@ -62,6 +62,21 @@ class TaskRecord:
     eval_s: float = 0.0  # test figures and overall evaluation
 
 
+def default_init(config: DENConfig, tasks: TaskSet) -> RandomInit:
+    """Glorot values from a RandomState seeded by config.train_seed. Duplicates' biases
+    (spec step 8, Q10): without a train_seed, from the RandomState that drew the task
+    permutations, continued, as the original's global numpy generator; with one, from a
+    stream of their own derived from it (so the tasks never depend on the training seed
+    and the training never on the task seed)."""
+    if config.train_seed is None:
+        return RandomInit(np.random.RandomState(), tasks.rng)
+    return RandomInit(np.random.RandomState(config.train_seed),
+                      np.random.RandomState([config.train_seed, DUPLICATE_STREAM]))
+
+
+DUPLICATE_STREAM = 10  # the second word of the duplicates' RandomState seed
+
+
 class DENTrainer:
     """Runs DEN on a TaskSet, one task at a time.
 
@@ -69,9 +84,7 @@ class DENTrainer:
       config: the run's settings.
       tasks: data and permutations.
       batches: minibatch source (default: random subsets, seeded by config.train_seed).
-      init: source of new parameters' initial values (default: glorot from a
-        RandomState seeded by config.train_seed; duplicates' biases from the
-        permutations' RandomState, as the original).
+      init: source of new parameters' initial values (default: `default_init`).
       log: receives every log line.
       callbacks: `den_tf.callbacks.Callback`s (progress bar, TensorBoard, ...).
     """
@@ -86,7 +99,7 @@ class DENTrainer:
         self.hyper = Hyper.from_config(config, n_train)
         self.batches = batches or RandomBatches(n_train, config.batch_size,
                                                 config.train_seed, config.xla)
-        self.init = init or RandomInit(np.random.RandomState(config.train_seed), tasks.rng)
+        self.init = init or default_init(config, tasks)
         self.log = log or (lambda line: None)
         self.callbacks = list(callbacks)
         self.network: Optional[DENNetwork] = None

@@ -59,7 +59,7 @@ def smoke_run(tmp_path_factory, mnist_dir):
     import json
     d = tmp_path_factory.mktemp("smoke")
     log, res = d / "smoke.log", d / "smoke.json"
-    p = run_main([f"--data_dir={mnist_dir}", "--n_tasks=3", "--max_iter=200", "--seed=7",
+    p = run_main([f"--data_dir={mnist_dir}", "--n_tasks=3", "--max_iter=200", "--train_seed=7",
                   f"--log_file={log}", f"--results={res}"], cwd=str(d))
     assert p.returncode == 0, p.stderr[-3000:]
     return {"stdout": p.stdout, "stderr": p.stderr, "log": log.read_text(),

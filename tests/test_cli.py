@@ -30,7 +30,7 @@ def test_smoke_run_prints_every_phase_grows_and_learns(smoke_run):
 
 def test_no_expansion_path_finishes(tmp_path, mnist_dir):
     """--loss_thr=1.0: the retrained network stands (Q13: the original crashes here)."""
-    p = run_main([f"--data_dir={mnist_dir}", "--n_tasks=2", "--max_iter=100", "--seed=3",
+    p = run_main([f"--data_dir={mnist_dir}", "--n_tasks=2", "--max_iter=100", "--train_seed=3",
                   "--loss_thr=1.0", f"--log_file={tmp_path / 'a.log'}"], cwd=str(tmp_path))
     assert p.returncode == 0, p.stderr[-2000:]
     log = (tmp_path / "a.log").read_text()
@@ -47,7 +47,7 @@ def test_no_expansion_path_finishes(tmp_path, mnist_dir):
 
 def test_three_hidden_layers(tmp_path, mnist_dir):
     p = run_main([f"--data_dir={mnist_dir}", "--dims=784,100,60,40,10", "--n_tasks=2",
-                  "--max_iter=100", "--seed=5", "--spl_thr=0.01",
+                  "--max_iter=100", "--train_seed=5", "--spl_thr=0.01",
                   f"--log_file={tmp_path / 'b.log'}"], cwd=str(tmp_path))
     assert p.returncode == 0, p.stderr[-2000:]
     log = (tmp_path / "b.log").read_text()

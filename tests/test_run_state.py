@@ -14,7 +14,7 @@ import pytest
 
 from tests.conftest import ROOT, run_main
 
-ARGS = ["--n_tasks=3", "--max_iter=100", "--seed=11", "--log_file=run.log",
+ARGS = ["--n_tasks=3", "--max_iter=100", "--train_seed=11", "--log_file=run.log",
         "--results=run.json", "--tensorboard_dir=tb", "--checkpoint_dir=ck", "--progress=off"]
 
 
@@ -48,7 +48,7 @@ def test_same_seed_same_log_and_results(runs):
 
 
 def test_a_different_seed_gives_a_different_run(runs, tmp_path, mnist_dir):
-    args = [a if not a.startswith("--seed") else "--seed=12" for a in ARGS]
+    args = [a if not a.startswith("--train_seed") else "--train_seed=12" for a in ARGS]
     args = [a for a in args if not a.startswith("--n_tasks")] + ["--n_tasks=1"]
     p = run_main([f"--data_dir={mnist_dir}"] + args, cwd=str(tmp_path))
     assert p.returncode == 0
@@ -114,7 +114,7 @@ def test_export_matches_the_live_model_in_a_fresh_process(runs, mnist_dir, mnist
     from den_tf.data import make_tasks
     folder = checkpoint.latest(str(a / "ck"))
     cfg = checkpoint.saved_config(folder)
-    tasks = make_tasks(mnist, cfg.tasks, cfg.seed)
+    tasks = make_tasks(mnist, cfg.tasks, cfg.task_seed)
     trainer = checkpoint.restore(folder, cfg, tasks)
     want = {}
     for t in (1, 3):
@@ -178,7 +178,7 @@ def test_results_figure(runs, tmp_path):
 
 
 def test_progress_bar_on_request_keeps_the_log_lines(tmp_path, mnist_dir):
-    p = run_main([f"--data_dir={mnist_dir}", "--n_tasks=2", "--max_iter=100", "--seed=2",
+    p = run_main([f"--data_dir={mnist_dir}", "--n_tasks=2", "--max_iter=100", "--train_seed=2",
                   "--progress=on", "--log_file=p.log", "--checkpoints=false"], cwd=str(tmp_path))
     assert p.returncode == 0, p.stderr[-2000:]
     assert "task 2 expand" in p.stdout and "loss:" in p.stdout and "100/100" in p.stdout

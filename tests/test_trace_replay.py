@@ -61,7 +61,7 @@ def test_phase_replay(recordings, mnist, recording, phase):
     cfg = trace.trace_config(z)
     task, kind = int(phase[1:].split("_")[0]), phase.split("_", 1)[1]
     L = trace.n_hidden(z)
-    tasks = make_tasks(mnist, cfg.tasks, cfg.seed)
+    tasks = make_tasks(mnist, cfg.tasks, cfg.task_seed)
     data = TaskTensors.build(mnist, tasks.permutations[task - 1])
     if kind == "selective":
         sel = [trace.indices(z, f"t{task}_select/layer{l}") for l in range(1, L + 2)]
@@ -138,7 +138,7 @@ def test_task_by_task_replay(recordings, mnist, recording):
     recorded end of the previous task: same decisions, same printed figures."""
     z = recordings[recording]
     cfg = trace.trace_config(z)
-    tasks = make_tasks(mnist, cfg.tasks, cfg.seed)
+    tasks = make_tasks(mnist, cfg.tasks, cfg.task_seed)
     for t in range(1, cfg.tasks + 1):
         tr = DENTrainer(cfg, tasks, trace.trace_batches(z), trace.TraceInit(z))
         if t > 1:

@@ -1,0 +1,173 @@
+"""Command-line flags of den_tf, defined in one place.
+
+The original script's flags keep their names and defaults (spec "Flags and their
+defaults"); the port's own follow. Validators reject a bad value while the command line
+is parsed, before any work, with one line naming the flag, the value and the rule.
+"""
+
+from __future__ import annotations
+
+import math
+
+from absl import flags
+
+from den_tf.config import PROX_ORDERS, DENConfig
+from den_tf.errors import ConfigError
+
+FLAGS = flags.FLAGS
+_D = DENConfig()
+
+
+def define_flags() -> None:
+    """Defines every flag (idempotent)."""
+    if "max_iter" in FLAGS:
+        return
+    # --- the original's flags ---
+    flags.DEFINE_integer("max_iter", _D.max_iter, "Iterations per training phase.")
+    flags.DEFINE_float("lr", _D.lr, "Initial learning rate (decays 0.95 per epoch, staircase).")
+    flags.DEFINE_integer("batch_size", _D.batch_size, "Minibatch size.")
+    flags.DEFINE_string("checkpoint_dir", _D.checkpoint_dir,
+                        "Directory for per-task checkpoints (unused by the original).")
+    flags.DEFINE_list("dims", [str(d) for d in _D.dims],
+                      "Layer sizes including input and output, e.g. 784,312,128,10.")
+    flags.DEFINE_integer("n_classes", _D.n_classes,
+                         "Classes per task; also the number of tasks unless --n_tasks (Q1).")
+    flags.DEFINE_float("l1_lambda", _D.l1_lambda, "L1 proximal threshold.")
+    flags.DEFINE_float("l2_lambda", _D.l2_lambda, "Weight decay.")
+    flags.DEFINE_float("gl_lambda", _D.gl_lambda, "Group-lasso proximal threshold.")
+    flags.DEFINE_float("regular_lambda", _D.regular_lambda,
+                       "Pull toward the previous task's weights.")
+    flags.DEFINE_integer("ex_k", _D.ex_k, "Units added per hidden layer when expanding.")
+    flags.DEFINE_float("loss_thr", _D.loss_thr, "Expand when the loss is not below this.")
+    flags.DEFINE_float("spl_thr", _D.spl_thr, "Drift above which a unit is split.")
+    # --- the port's own ---
+    flags.DEFINE_string("data_dir", "MNIST_data",
+                        "Folder with the four MNIST (or Fashion-MNIST) IDX files; MNIST is "
+                        "fetched into it when they are missing.")
+    flags.DEFINE_integer("n_tasks", None, "Number of tasks (default: n_classes, as the "
+                         "original, spec Q1).")
+    flags.DEFINE_integer("task_seed", _D.task_seed,
+                         "Seed of the task stream: the tasks' pixel permutations "
+                         "(np.random.seed then one permutation per task). Default 1004, the "
+                         "original's. Without --train_seed, the duplicates' random biases (Q10) "
+                         "continue this generator, as in the original.")
+    flags.DEFINE_integer("train_seed", None,
+                         "Seed of the training randomness: initial values, minibatches, "
+                         "duplicates' random biases. Default: unseeded (drawn afresh every run, "
+                         "as the original); given, the run is repeatable bit for bit. The "
+                         "tasks do not depend on it.")
+    flags.DEFINE_integer("seed", None, "Deprecated: it used to seed both the tasks and the "
+                         "training. Now the same as --train_seed (a warning says so); the tasks "
+                         "keep --task_seed.")
+    flags.DEFINE_enum("prox_order", _D.prox_order, list(PROX_ORDERS),
+                      "Spec Q14: order of the proximal steps on the new blocks of an "
+                      "expansion (the original races L1 and group lasso there). l1_then_gl: "
+                      "L1 then group lasso; gl_only: group lasso alone on those blocks; "
+                      "gl_then_l1: group lasso then L1.")
+    flags.DEFINE_string("log_file", "", "Log file (default: logs/den_tf_<date-time>.log).")
+    flags.DEFINE_string("results", "", "Results JSON (default: the log file's name with "
+                        ".json).")
+    flags.DEFINE_boolean("xla", _D.xla, "Compile the training steps with XLA (jit_compile).")
+    flags.DEFINE_enum("mode", "train", ["train", "eval", "export"],
+                      "train: run DEN; eval: print the overall evaluation of the latest "
+                      "checkpoint in --checkpoint_dir; export: write it as a SavedModel to "
+                      "--export_dir.")
+    flags.DEFINE_boolean("resume", False, "Continue the run of the latest checkpoint in "
+                         "--checkpoint_dir with its next task.")
+    flags.DEFINE_boolean("checkpoints", True, "Write a checkpoint after every task.")
+    flags.DEFINE_string("tensorboard_dir", "", "Write TensorBoard summaries here.")
+    flags.DEFINE_enum("progress", "auto", ["auto", "on", "off"],
+                      "Progress bar per phase (auto: when stdout is a terminal).")
+    flags.DEFINE_string("export_dir", "", "Write the learned network as a SavedModel here "
+                        "(after training, or in --mode=export).")
+    flags.DEFINE_boolean("figure", True, "Write the results figure (PNG, needs matplotlib) "
+                         "next to the results JSON.")
+    flags.DEFINE_boolean("verbose", False, "Show tracebacks of errors.")
+
+    flags.register_validator("max_iter", _rule(_positive_int, "max_iter"))
+    flags.register_validator("batch_size", _rule(_positive_int, "batch_size"))
+    flags.register_validator("ex_k", _rule(_positive_int, "ex_k"))
+    flags.register_validator("n_classes", _rule(_positive_int, "n_classes"))
+    flags.register_validator("n_tasks", _rule(_optional_positive_int, "n_tasks"))
+    flags.register_validator("lr", _rule(_positive, "lr"))
+    for name in ("l1_lambda", "l2_lambda", "gl_lambda", "regular_lambda", "loss_thr",
+                 "spl_thr"):
+        flags.register_validator(name, _rule(_nonnegative, name))
+    flags.register_validator("dims", _rule(_dims, "dims"))
+    for name in ("task_seed", "train_seed", "seed"):
+        flags.register_validator(name, _rule(_optional_seed, name))
+
+
+def _rule(check, name):
+    def validate(value):
+        try:
+            check(value)
+        except ConfigError as e:
+            raise flags.ValidationError(str(e)) from None
+        except (TypeError, ValueError):
+            raise flags.ValidationError(f"--{name}={value}: invalid value") from None
+        return True
+    validate.__name__ = f"validate_{name}"
+    return validate
+
+
+def _positive_int(v):
+    if v is None or v < 1:
+        raise ConfigError("must be a positive integer")
+
+
+def _optional_positive_int(v):
+    if v is not None:
+        _positive_int(v)
+
+
+def _optional_seed(v):
+    if v is not None and v < 0:
+        raise ConfigError("must be an integer >= 0")
+
+
+def _positive(v):
+    if v is None or not math.isfinite(v) or v <= 0:
+        raise ConfigError("must be a finite number > 0")
+
+
+def _nonnegative(v):
+    if v is None or not math.isfinite(v) or v < 0:
+        raise ConfigError("must be a finite number >= 0")
+
+
+def _dims(v):
+    try:
+        dims = [int(d) for d in v]
+    except ValueError:
+        raise ConfigError("must be a comma-separated list of integers") from None
+    if len(dims) < 3:
+        raise ConfigError("needs at least 3 sizes (input, hidden layers, output)")
+    if any(d < 1 for d in dims):
+        raise ConfigError("every size must be a positive integer")
+
+
+SEED_DEPRECATED = ("--seed is deprecated: it now sets only the training randomness, as "
+                   "--train_seed={value} (the tasks keep --task_seed={task_seed}); use "
+                   "--train_seed and --task_seed")
+
+
+def deprecation_warnings(f=FLAGS) -> list:
+    """One line for every deprecated flag given."""
+    if f.seed is None:
+        return []
+    return [SEED_DEPRECATED.format(value=f.seed, task_seed=f.task_seed)]
+
+
+def config_from_flags(f=FLAGS) -> DENConfig:
+    """The DENConfig the parsed flags describe."""
+    if f.seed is not None and f.train_seed is not None:
+        raise ConfigError(f"--seed={f.seed}: deprecated, and --train_seed={f.train_seed} is "
+                          f"given too; give --train_seed only")
+    train_seed = f.train_seed if f.train_seed is not None else f.seed
+    return DENConfig(
+        max_iter=f.max_iter, lr=f.lr, batch_size=f.batch_size, checkpoint_dir=f.checkpoint_dir,
+        dims=tuple(int(d) for d in f.dims), n_classes=f.n_classes, l1_lambda=f.l1_lambda,
+        l2_lambda=f.l2_lambda, gl_lambda=f.gl_lambda, regular_lambda=f.regular_lambda,
+        ex_k=f.ex_k, loss_thr=f.loss_thr, spl_thr=f.spl_thr, n_tasks=f.n_tasks,
+        task_seed=f.task_seed, train_seed=train_seed, prox_order=f.prox_order, xla=f.xla)
