@@ -124,6 +124,9 @@ def _run(argv) -> int:
     cfg.validate(data.input_size, data.n_classes, len(data.train))
 
     tf = _import_tensorflow_quietly()
+    if FLAGS.threads:  # before any op runs
+        tf.config.threading.set_intra_op_parallelism_threads(FLAGS.threads)
+        tf.config.threading.set_inter_op_parallelism_threads(FLAGS.threads)
     from den_tf import checkpoint
     folder = None
     if FLAGS.mode != "train" or FLAGS.resume:

@@ -83,6 +83,9 @@ def define_flags() -> None:
     flags.DEFINE_boolean("figure", True, "Write the results figure (PNG, needs matplotlib) "
                          "next to the results JSON.")
     flags.DEFINE_boolean("verbose", False, "Show tracebacks of errors.")
+    flags.DEFINE_integer("threads", 0, "CPU threads for TensorFlow's ops (intra- and "
+                         "inter-op); 0: TensorFlow's default (all cores). A sweep running "
+                         "several runs at once gives each its share.")
 
     flags.register_validator("max_iter", _rule(_positive_int, "max_iter"))
     flags.register_validator("batch_size", _rule(_positive_int, "batch_size"))
@@ -94,6 +97,7 @@ def define_flags() -> None:
                  "spl_thr"):
         flags.register_validator(name, _rule(_nonnegative, name))
     flags.register_validator("dims", _rule(_dims, "dims"))
+    flags.register_validator("threads", _rule(_optional_seed, "threads"))
     for name in ("task_seed", "train_seed", "seed"):
         flags.register_validator(name, _rule(_optional_seed, name))
 
