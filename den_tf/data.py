@@ -105,6 +105,18 @@ class TaskSet:
     def n_tasks(self) -> int:
         return len(self.permutations)
 
+    def task_tensors(self, t: int):
+        """Task t's resident tensors for the phase runner (1-based)."""
+        from den_tf.runner import TaskTensors
+        return TaskTensors.build(self.data, self.permutations[t - 1])
+
+    def test_set(self, t: int):
+        """(images, labels) of task t's test set, as tensors, in the task's pixel order."""
+        import tensorflow as tf
+        test = self.data.test
+        return (tf.constant(permuted_images(test, self.permutations[t - 1])),
+                tf.constant(test.labels))
+
 
 def _open(path: str) -> bytes:
     """Whole file content, gunzipped when the name ends in .gz."""

@@ -64,6 +64,20 @@ class TaskTensors:
     test_x: tf.Tensor
     test_y: tf.Tensor
     perm: Optional[tf.Tensor] = None  # int32 [d]: the task's pixel order (None: as is)
+    # The task's training examples among train_x (int32 [n_task]; None: all of them).
+    # With it, train_y holds the task's labels in that order and minibatch indices
+    # count within the task's examples (class-split task streams).
+    train_index: Optional[tf.Tensor] = None
+    # A fixed linear resampling of the pixels, (indices [k, d] int32, weights [k, d]
+    # float32): pixel i of the task's image = sum_j weights[j, i] * x[indices[j, i]]
+    # (a rotation's bilinear interpolation). None: no resampling.
+    mix: Optional[tuple] = None
+
+    @property
+    def n_train(self) -> int:
+        """Training examples of the task (the epoch of the learning-rate decay)."""
+        n = self.train_index if self.train_index is not None else self.train_x
+        return int(n.shape[0])
 
     @classmethod
     def build(cls, data, permutation) -> "TaskTensors":
@@ -78,14 +92,23 @@ class TaskTensors:
                    tf.constant(np.asarray(permutation, np.int32)))
 
 
-def train_batch(x_all, y_all, perm, idx):
-    """Minibatch `idx` as float32 images in the task's pixel order, and its labels."""
-    x = tf.gather(x_all, idx)
+def train_batch(x_all, y_all, perm, idx, train_index=None, mix=None):
+    """Minibatch `idx` as float32 images in the task's pixel order, and its labels
+    (see TaskTensors for train_index and mix)."""
+    x = tf.gather(x_all, idx if train_index is None else tf.gather(train_index, idx))
     if x.dtype != tf.float32:
         x = to_float(x)
     if perm is not None:
         x = tf.gather(x, perm, axis=1)
+    if mix is not None:
+        x = resample(x, *mix)
     return x, tf.gather(y_all, idx)
+
+
+def resample(x, indices, weights):
+    """sum_j weights[j] * x[:, indices[j]]: a fixed linear map of the pixels."""
+    return tf.add_n([tf.gather(x, indices[j], axis=1) * weights[j]
+                     for j in range(int(indices.shape[0]))])
 
 
 @dataclasses.dataclass
@@ -264,10 +287,10 @@ class PhaseRunner:
         self.step.assign_add(1.0)
         return ce
 
-    def _chunk_fn(self, x_all, y_all, perm, idx, n):
+    def _chunk_fn(self, x_all, y_all, perm, idx, n, train_index=None, mix=None):
         """Runs n (<= len(idx)) steps; returns the CE of each step ([len(idx)])."""
         def body(i, losses):
-            ce = self._train_step(*train_batch(x_all, y_all, perm, idx[i]))
+            ce = self._train_step(*train_batch(x_all, y_all, perm, idx[i], train_index, mix))
             return i + 1, tf.tensor_scatter_nd_update(losses, [[i]], [ce])
 
         _, losses = tf.while_loop(lambda i, _: i < n, body,
@@ -302,7 +325,7 @@ class PhaseRunner:
                 idx = tf.pad(idx, [[0, VALIDATE_EVERY - n], [0, 0]])
             t0 = time.perf_counter()
             losses = self._chunk(data.train_x, data.train_y, data.perm, idx,
-                                 tf.constant(n)).numpy()[:n]
+                                 tf.constant(n), data.train_index, data.mix).numpy()[:n]
             dt = time.perf_counter() - t0
             if first is None:
                 first = (dt, n)

@@ -24,7 +24,7 @@ import tensorflow as tf
 from den_tf import logfmt
 from den_tf.callbacks import call
 from den_tf.config import DENConfig
-from den_tf.data import TaskSet, permuted_images
+from den_tf.data import TaskSet
 from den_tf.evaluation import TaskScore, overall_evaluation, score
 from den_tf.network import DENNetwork
 from den_tf.phases.context import PhaseContext
@@ -109,13 +109,11 @@ class DENTrainer:
 
     # ----------------------------------------------------------------- data
     def task_tensors(self, t: int) -> TaskTensors:
-        return TaskTensors.build(self.tasks.data, self.tasks.permutations[t - 1])
+        return self.tasks.task_tensors(t)
 
     def test_set(self, t: int):
         """(images, labels) of task t's test set."""
-        test = self.tasks.data.test
-        return (tf.constant(permuted_images(test, self.tasks.permutations[t - 1])),
-                tf.constant(test.labels))
+        return self.tasks.test_set(t)
 
     # ----------------------------------------------------------------- one task
     def learn_task(self, t: int) -> TaskRecord:
@@ -128,7 +126,8 @@ class DENTrainer:
         if t == 1:
             self.network = DENNetwork.create(cfg.dims, self.init, t)
         net = self.network
-        ctx = PhaseContext(t, net, self.hyper, data, self.batches, self.init, self.log,
+        hyper = dataclasses.replace(self.hyper, n_train=data.n_train)
+        ctx = PhaseContext(t, net, hyper, data, self.batches, self.init, self.log,
                            cfg.xla, cfg.ex_k, cfg.loss_thr, cfg.spl_thr, self.callbacks)
         n = net.n_hidden
         kept, dup, cand = [0] * n, [0] * n, [0] * n
