@@ -28,7 +28,7 @@ class TaskScore:
 
 def score(network: DENNetwork, task: int, x, y, xla: bool = True) -> TaskScore:
     """Test figures of `task` on (x, y), with its timestamp and head."""
-    loss, probs = predict(network.params_for(task), x, y, xla)
+    loss, probs = predict(network.params_for(task), x, y, xla, network.forward)
     p, labels = probs.numpy(), np.asarray(y)
     return TaskScore(task, float(loss), mean_auroc(p, labels), top1_accuracy(p, labels))
 

@@ -38,7 +38,12 @@ def mean_sigmoid_ce(labels, logits):
 
 
 class DENNetwork:
-    """Hidden layers (units with births), per-task heads, and per-task timestamps."""
+    """Hidden layers (units with births), per-task heads, and per-task timestamps.
+
+    `forward(params, x)` is the network's forward pass over `params_for(task)`; an
+    architecture with other layers (convolutions) sets its own."""
+
+    forward = staticmethod(mlp_logits)
 
     def __init__(self, hidden: List[DenDense], heads: Optional[Dict[int, DenDense]] = None,
                  input_size: Optional[int] = None):
@@ -100,9 +105,8 @@ class DENNetwork:
             n = layer.units_at(task)
             out += list(layer.sliced(n_in, n))
             n_in = n
-        head = self.heads[task]
-        n_out = min(head.n_out, self.stamps.get(task, [STAMP_OUTPUT])[-1])
-        out += list(head.sliced(n_in, n_out))
+        head = self.heads[task]  # every output: the stamp's last size is only printed (Q12)
+        out += list(head.sliced(n_in, head.n_out))
         return out
 
     def variables_for(self, task: int) -> list:
@@ -117,7 +121,7 @@ class DENNetwork:
         return self.hidden + [self.heads[task]]
 
     def logits(self, x, task: int):
-        return mlp_logits(self.params_for(task), x)
+        return self.forward(self.params_for(task), x)
 
     def hidden_values(self) -> List[tuple]:
         """[(W, b)] of every hidden layer, as numpy copies."""

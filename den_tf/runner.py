@@ -126,6 +126,10 @@ class PhaseSpec:
       start_iter: the counter's start (the head-only phase starts at max_iter / 10, Q4).
       one_step: stop after the first step (the head-only phase, Q4).
       printing: print the iteration lines (the original's print_pred).
+      prev_weights: layer index -> (W, b) per-entry weights of the pull toward `prev`
+        (EWC's Fisher information); absent: every entry weighs 1.
+      forward: the network's forward pass, `forward(params, x) -> logits`, params being
+        [kernel, bias] of every layer in order (default: the MLP of spec "Output").
     """
 
     name: str
@@ -135,6 +139,8 @@ class PhaseSpec:
     start_iter: float = 0
     one_step: bool = False
     printing: bool = True
+    prev_weights: Dict[int, tuple] = dataclasses.field(default_factory=dict)
+    forward: Callable = mlp_logits
 
 
 @dataclasses.dataclass
@@ -182,51 +188,62 @@ def _mask(m, shape):
     return tf.constant(np.broadcast_to(np.asarray(m, bool), shape))
 
 
-def _predict(params, x, y):
-    logits = mlp_logits(params, x)
-    return mean_sigmoid_ce(y, logits), tf.sigmoid(logits)
+_PREDICT: Dict[tuple, Callable] = {}
 
 
-_PREDICT = {True: tf.function(_predict, jit_compile=True), False: tf.function(_predict)}
-
-
-def predict(params: Sequence, x, y, xla: bool = True):
-    """(mean CE, sigmoid outputs) of the MLP `params` on (x, y); compiled once per shape."""
-    return _PREDICT[bool(xla)]([tf.convert_to_tensor(p) for p in params], x, y)
+def predict(params: Sequence, x, y, xla: bool = True, forward: Callable = mlp_logits):
+    """(mean CE, sigmoid outputs) of the network `forward(params, x)` on (x, y); compiled
+    once per forward pass and shape."""
+    key = (forward, bool(xla))
+    if key not in _PREDICT:
+        def _predict(params, x, y):
+            logits = forward(params, x)
+            return mean_sigmoid_ce(y, logits), tf.sigmoid(logits)
+        _PREDICT[key] = tf.function(_predict, jit_compile=bool(xla))
+    return _PREDICT[key]([tf.convert_to_tensor(p) for p in params], x, y)
 
 
 class _Slot:
     """Per-parameter state of one phase: the variable, its masks, Adam moments."""
 
-    def __init__(self, var: tf.Variable, train_mask, prev=None, groups=()):
+    def __init__(self, var: tf.Variable, train_mask, prev=None, groups=(), prev_weight=None):
         shape = tuple(var.shape)
         self.var = var
         self.mask = _mask(train_mask, shape)
         self.m = tf.Variable(tf.zeros(shape), trainable=False)
         self.v = tf.Variable(tf.zeros(shape), trainable=False)
-        self.prev = self.prev_mask = None
+        self.prev = self.prev_mask = self.prev_weight = None
         if prev is not None:
             prev = np.asarray(prev, np.float32)
             block = np.zeros(shape, bool)
             block[tuple(slice(0, n) for n in prev.shape)] = True
-            padded = np.zeros(shape, np.float32)
-            padded[tuple(slice(0, n) for n in prev.shape)] = prev
-            self.prev = tf.constant(padded)
+            self.prev = tf.constant(_pad(prev, shape))
             self.prev_mask = None if block.all() else tf.constant(block)
+            if prev_weight is not None:
+                self.prev_weight = tf.constant(_pad(np.asarray(prev_weight, np.float32), shape))
         self.groups = [tf.constant(np.asarray(g, bool)) for g in groups]
 
     def penalty(self, hyper: Hyper):
         """l2_lambda * ||v||^2 / 2 on trainable entries + regular_lambda * ||v - prev||^2 / 2
-        on the previous-task block."""
+        on the previous-task block (each entry weighted by prev_weight when given)."""
         v = self.var
         sq = tf.square(v) if self.mask is None else tf.where(self.mask, tf.square(v), 0.0)
         out = hyper.l2_lambda * (tf.reduce_sum(sq) / 2.0)
         if self.prev is not None:
             d = tf.square(v - self.prev)
+            if self.prev_weight is not None:
+                d = d * self.prev_weight
             if self.prev_mask is not None:
                 d = tf.where(self.prev_mask, d, 0.0)
             out += hyper.regular_lambda * (tf.reduce_sum(d) / 2.0)
         return out
+
+
+def _pad(a: np.ndarray, shape) -> np.ndarray:
+    """a in the top-left corner of a zero array of `shape`."""
+    out = np.zeros(shape, np.float32)
+    out[tuple(slice(0, n) for n in a.shape)] = a
+    return out
 
 
 class PhaseRunner:
@@ -238,14 +255,14 @@ class PhaseRunner:
         self.slots: List[_Slot] = []
         for i, layer in enumerate(spec.layers):
             self.params += [layer.kernel, layer.bias]
-            prev = spec.prev.get(i)
+            prev = spec.prev.get(i, (None, None))
+            weight = spec.prev_weights.get(i, (None, None))
             if layer.kernel_mask is not False:
-                self.slots.append(_Slot(layer.kernel, layer.kernel_mask,
-                                        None if prev is None else prev[0],
-                                        spec.groups.get(i, ())))
+                self.slots.append(_Slot(layer.kernel, layer.kernel_mask, prev[0],
+                                        spec.groups.get(i, ()), weight[0]))
             if layer.bias_mask is not False:
-                self.slots.append(_Slot(layer.bias, layer.bias_mask,
-                                        None if prev is None else prev[1]))
+                self.slots.append(_Slot(layer.bias, layer.bias_mask, prev[1],
+                                        prev_weight=weight[1]))
         if not self.slots:
             raise ValueError(f"phase {spec.name}: nothing to train")
         self.step = tf.Variable(0.0, trainable=False)  # TF1's global_step, from 0
@@ -269,7 +286,7 @@ class PhaseRunner:
         watched = [s.var for s in self.slots]
         with tf.GradientTape(watch_accessed_variables=False) as tape:
             tape.watch(watched)
-            ce = mean_sigmoid_ce(y, mlp_logits(self.params, x))
+            ce = mean_sigmoid_ce(y, self.spec.forward(self.params, x))
             loss = ce + tf.add_n([s.penalty(h) for s in self.slots])
         grads = tape.gradient(loss, watched)
         lr = self.learning_rate()
@@ -300,7 +317,7 @@ class PhaseRunner:
     # ------------------------------------------------------------------ the loop
     def validate(self, data: TaskTensors, with_perf: bool):
         """(CE, mean AUROC or None) of the phase's network on the validation set."""
-        loss, probs = predict(self.params, data.val_x, data.val_y, self.xla)
+        loss, probs = predict(self.params, data.val_x, data.val_y, self.xla, self.spec.forward)
         perf = mean_auroc(probs.numpy(), data.val_y.numpy()) if with_perf else None
         return float(loss), perf
 
