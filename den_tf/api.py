@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from typing import Callable, Optional, Sequence
 
-from den_tf import results
+from den_tf import numerics, results
 from den_tf.config import DENConfig
 from den_tf.data import MnistData, make_tasks
 from den_tf.sources import BatchSource, InitSource
@@ -36,6 +36,7 @@ def run(config: DENConfig, data: MnistData, *, batches: Optional[BatchSource] = 
     called after every task's overall evaluation (checkpoints hook in there).
     """
     config.validate(data.input_size, data.n_classes, len(data.train))
+    numerics.configure(config.allow_tf32)
     log = log or (lambda line: None)
     if trainer is None:
         trainer = make_trainer(config, data, batches=batches, init=init, log=log,

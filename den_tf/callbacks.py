@@ -54,7 +54,8 @@ class ProgressBar(Callback):
         import keras
 
         task, phase = spec.name[1:].split("_", 1)
-        total = 1 if spec.one_step else int(runner.hyper.max_iter - spec.start_iter)
+        total = 1 if spec.one_step else int((runner.hyper.max_iter if spec.stop_iter is None
+                                                   else spec.stop_iter) - spec.start_iter)
         self._start = spec.start_iter
         self.stream.write(f"task {task} {phase}\n")
         self.bar = keras.utils.Progbar(total, width=30, stateful_metrics=["loss", "lr"],

@@ -37,7 +37,7 @@ STATE = "state.json"
 WEIGHTS = "weights"
 FORMAT = 2  # 2: task_seed and train_seed replace seed
 # Settings that may differ between a run and its resumption.
-FREE = ("checkpoint_dir", "n_tasks", "xla")
+FREE = ("checkpoint_dir", "n_tasks", "xla", "allow_tf32")
 
 
 def _rng_state(rng: np.random.RandomState) -> list:
@@ -149,6 +149,7 @@ def read_state(folder: str) -> dict:
 def saved_config(folder: str) -> DENConfig:
     c = read_state(folder)["config"]
     c["dims"] = tuple(c["dims"])
+    c["paper"] = tuple(c.get("paper", ()))
     return DENConfig(**c)
 
 

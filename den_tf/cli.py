@@ -124,6 +124,8 @@ def _run(argv) -> int:
     cfg.validate(data.input_size, data.n_classes, len(data.train))
 
     tf = _import_tensorflow_quietly()
+    from den_tf import numerics
+    float_note = numerics.configure(cfg.allow_tf32)  # before any op runs
     if FLAGS.threads:  # before any op runs
         tf.config.threading.set_intra_op_parallelism_threads(FLAGS.threads)
         tf.config.threading.set_inter_op_parallelism_threads(FLAGS.threads)
@@ -145,7 +147,8 @@ def _run(argv) -> int:
     log = logfmt.Log(log_path, before_write=[cb.before_log_line for cb in cbs])
     try:
         log(logfmt.ours(f"den_tf on TensorFlow {tf.__version__}, Python "
-                        f"{platform.python_version()}; argv: {' '.join(argv[1:])}"))
+                        f"{platform.python_version()}; {float_note}; argv: "
+                        f"{' '.join(argv[1:])}"))
         for w in warnings:
             log(logfmt.ours(f"warning: {w}"))
         tasks = make_tasks(data, cfg.tasks, cfg.task_seed)

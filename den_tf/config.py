@@ -18,6 +18,48 @@ from den_tf.errors import ConfigError
 # lasso, then L1. Entries outside the group blocks always get L1 alone.
 PROX_ORDERS = ("l1_then_gl", "gl_only", "gl_then_l1")
 
+# The departures of the original code from the paper that a switch turns into what the
+# paper says (spec "What the paper says instead"). Q1 is --n_tasks, Q3 the results'
+# accuracy beside the AUROC, Q13 is always the paper's, Q14 is --prox_order and Q15 is
+# --task_seed.
+PAPER_SWITCHES = {
+    "Q2": "new biases start at zero instead of glorot-uniform",
+    "Q4": "the new head trains alone for max_iter/10 steps (with L1) before selection, "
+          "instead of one step",
+    "Q5": "selection starts from the top units connected to ANY output of the new head, "
+          "not output 0 only",
+    "Q6": "selective retraining trains the new task's full head, not one column shared "
+          "by all outputs",
+    "Q7": "expansion is decided on the retrained network's validation CE, not on the "
+          "last minibatch's CE",
+    "Q8": "every unit whose drift exceeds spl_thr is split, not the ex_k least drifted",
+    "Q9": "split units' copies keep the retrained values and only the split originals "
+          "are restored; other units keep their retrained values",
+    "Q10": "a duplicate's bias is a copy of its original's, not U[0, 1)",
+    "Q11": "the split phase retrains only when a unit was split",
+    "Q12": "the timestamp's output size is the head's, not a literal 10 (printed shapes)",
+}
+
+
+def parse_paper(values) -> tuple:
+    """The switches of a --paper list (`Q4,Q6`, `all`, or empty), sorted by number;
+    raises ConfigError naming an unknown one."""
+    out = set()
+    for v in values or ():
+        v = str(v).strip()
+        if not v:
+            continue
+        if v.lower() == "all":
+            out.update(PAPER_SWITCHES)
+            continue
+        q = v.upper()
+        if q not in PAPER_SWITCHES:
+            known = ", ".join(PAPER_SWITCHES)
+            raise ConfigError(f"--paper={','.join(map(str, values))}: unknown switch {v!r} "
+                              f"(known: {known}, or all)")
+        out.add(q)
+    return tuple(sorted(out, key=lambda q: int(q[1:])))
+
 
 @dataclasses.dataclass(frozen=True)
 class DENConfig:
@@ -48,12 +90,22 @@ class DENConfig:
     train_seed: Optional[int] = None
     # Spec Q14: the order of the proximal steps on the expansion's new blocks.
     prox_order: str = "l1_then_gl"
+    # Departures of the original from the paper done as the paper says (PAPER_SWITCHES);
+    # empty: the original's behaviour everywhere.
+    paper: tuple = ()
+    # Allow TensorFloat-32 matmuls on GPUs that have them (about 10 mantissa bits);
+    # off: full float32, as the original.
+    allow_tf32: bool = False
     xla: bool = True  # compile the hot steps with XLA (jit_compile)
 
     @property
     def tasks(self) -> int:
         """Number of tasks: n_tasks, else n_classes (spec Q1)."""
         return self.n_tasks if self.n_tasks is not None else self.n_classes
+
+    def follows_paper(self, q: str) -> bool:
+        """Whether departure `q` (e.g. "Q6") is done as the paper says."""
+        return q in self.paper
 
     @property
     def n_hidden(self) -> int:
@@ -78,6 +130,9 @@ class DENConfig:
                      "spl_thr"):
             check_nonnegative_float(name, getattr(self, name))
         check_dims(self.dims)
+        if tuple(self.paper) != parse_paper(self.paper):
+            raise ConfigError(f"--paper={','.join(self.paper)}: must be a sorted list of "
+                              f"known switches ({', '.join(PAPER_SWITCHES)})")
         if self.prox_order not in PROX_ORDERS:
             raise ConfigError(f"--prox_order={self.prox_order}: must be one of "
                               f"{', '.join(PROX_ORDERS)}")

@@ -11,7 +11,7 @@ import math
 
 from absl import flags
 
-from den_tf.config import PROX_ORDERS, DENConfig
+from den_tf.config import PAPER_SWITCHES, PROX_ORDERS, DENConfig, parse_paper
 from den_tf.errors import ConfigError
 
 FLAGS = flags.FLAGS
@@ -59,6 +59,14 @@ def define_flags() -> None:
     flags.DEFINE_integer("seed", None, "Deprecated: it used to seed both the tasks and the "
                          "training. Now the same as --train_seed (a warning says so); the tasks "
                          "keep --task_seed.")
+    flags.DEFINE_list("paper", [],
+                      "Departures of the original code from the paper to do as the paper "
+                      "says (spec 'What the paper says instead'): a list such as Q4,Q6, or "
+                      "all. Default: none, the original's behaviour. "
+                      + "; ".join(f"{q}: {d}" for q, d in PAPER_SWITCHES.items()) + ".")
+    flags.DEFINE_boolean("tf32", False, "Allow TensorFloat-32 matmuls on GPUs that have "
+                         "them (faster, about 10 mantissa bits). Default off: full float32, "
+                         "as the original.")
     flags.DEFINE_enum("prox_order", _D.prox_order, list(PROX_ORDERS),
                       "Spec Q14: order of the proximal steps on the new blocks of an "
                       "expansion (the original races L1 and group lasso there). l1_then_gl: "
@@ -97,6 +105,7 @@ def define_flags() -> None:
                  "spl_thr"):
         flags.register_validator(name, _rule(_nonnegative, name))
     flags.register_validator("dims", _rule(_dims, "dims"))
+    flags.register_validator("paper", _rule(parse_paper, "paper"))
     flags.register_validator("threads", _rule(_optional_seed, "threads"))
     for name in ("task_seed", "train_seed", "seed"):
         flags.register_validator(name, _rule(_optional_seed, name))
@@ -174,4 +183,5 @@ def config_from_flags(f=FLAGS) -> DENConfig:
         dims=tuple(int(d) for d in f.dims), n_classes=f.n_classes, l1_lambda=f.l1_lambda,
         l2_lambda=f.l2_lambda, gl_lambda=f.gl_lambda, regular_lambda=f.regular_lambda,
         ex_k=f.ex_k, loss_thr=f.loss_thr, spl_thr=f.spl_thr, n_tasks=f.n_tasks,
-        task_seed=f.task_seed, train_seed=train_seed, prox_order=f.prox_order, xla=f.xla)
+        task_seed=f.task_seed, train_seed=train_seed, prox_order=f.prox_order,
+        paper=parse_paper(f.paper), allow_tf32=f.tf32, xla=f.xla)

@@ -57,15 +57,16 @@ class DENNetwork:
     def create(cls, dims: Sequence[int], init, task: int = 1) -> "DENNetwork":
         """A fresh network for dims [in, h1, ..., hL, out] with task 1's head.
 
-        Every weight and bias is drawn by `init.glorot` (spec Q2: glorot biases too)."""
+        Every weight is drawn by `init.glorot`, every bias by `init.bias` (spec Q2: glorot
+        too, in the original)."""
         hidden = []
         for i in range(len(dims) - 2):
             w = init.glorot(f"t{task}/W{i + 1}", (dims[i], dims[i + 1]))
-            b = init.glorot(f"t{task}/b{i + 1}", (dims[i + 1],))
+            b = init.bias(f"t{task}/b{i + 1}", (dims[i + 1],))
             hidden.append(DenDense(w, b, np.full(dims[i + 1], task), "relu", name=f"layer{i + 1}"))
         net = cls(hidden, input_size=dims[0])
         w = init.glorot(f"t{task}/head_W", (dims[-2], dims[-1]))
-        b = init.glorot(f"t{task}/head_b", (dims[-1],))
+        b = init.bias(f"t{task}/head_b", (dims[-1],))
         net.add_head(task, w, b)
         return net
 
@@ -94,9 +95,10 @@ class DENNetwork:
     def units_at(self, task: int) -> List[int]:
         return [l.units_at(task) for l in self.hidden]
 
-    def stamp(self, task: int) -> List[int]:
-        """Timestamp of a task: [input, units of each hidden layer, 10] (spec Q12)."""
-        return [self.input_size] + self.units_at(task) + [STAMP_OUTPUT]
+    def stamp(self, task: int, out_size: int = STAMP_OUTPUT) -> List[int]:
+        """Timestamp of a task: [input, units of each hidden layer, output size]; the
+        original writes a literal 10 as the output size (spec Q12)."""
+        return [self.input_size] + self.units_at(task) + [int(out_size)]
 
     def params_for(self, task: int) -> list:
         """[W1, b1, ..., WL, bL, Wh, bh] as task `task` sees them (timestamp slices)."""

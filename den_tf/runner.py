@@ -124,6 +124,7 @@ class PhaseSpec:
       groups: layer index -> boolean kernel masks; each column of each block is one
         group-lasso group (spec step 6).
       start_iter: the counter's start (the head-only phase starts at max_iter / 10, Q4).
+      stop_iter: the counter at which the phase ends (None: max_iter).
       one_step: stop after the first step (the head-only phase, Q4).
       printing: print the iteration lines (the original's print_pred).
       prev_weights: layer index -> (W, b) per-entry weights of the pull toward `prev`
@@ -137,6 +138,7 @@ class PhaseSpec:
     prev: Dict[int, tuple] = dataclasses.field(default_factory=dict)
     groups: Dict[int, list] = dataclasses.field(default_factory=dict)
     start_iter: float = 0
+    stop_iter: Optional[float] = None
     one_step: bool = False
     printing: bool = True
     prev_weights: Dict[int, tuple] = dataclasses.field(default_factory=dict)
@@ -325,6 +327,7 @@ class PhaseRunner:
             callbacks: Sequence = ()) -> PhaseResult:
         """The original's run_epoch (see the module docstring)."""
         spec, h = self.spec, self.hyper
+        stop = h.max_iter if spec.stop_iter is None else spec.stop_iter
         call(callbacks, "on_phase_begin", spec, self)
         c = spec.start_iter
         window = collections.deque(maxlen=WINDOW)
@@ -332,11 +335,11 @@ class PhaseRunner:
         last, history, steps = float("nan"), [], 0
         t_train = t_val = 0.0
         first = None  # (seconds, steps) of the first chunk, which pays the compilation
-        while h.max_iter > c:
+        while stop > c:
             if spec.one_step:
                 n = 1
             else:
-                n = int(min(VALIDATE_EVERY - (c % VALIDATE_EVERY), math.ceil(h.max_iter - c)))
+                n = int(min(VALIDATE_EVERY - (c % VALIDATE_EVERY), math.ceil(stop - c)))
             idx = tf.convert_to_tensor(batches.indices(spec.name, n), tf.int32)
             if n < VALIDATE_EVERY:
                 idx = tf.pad(idx, [[0, VALIDATE_EVERY - n], [0, 0]])

@@ -120,13 +120,24 @@ class InitSource:
     def duplicate_bias(self, key: str, n: int) -> np.ndarray:
         raise NotImplementedError
 
+    def bias(self, key: str, shape: Sequence[int]) -> np.ndarray:
+        """A new bias: glorot-uniform like a weight, as the original (spec Q2)."""
+        return self.glorot(key, shape)
+
 
 class RandomInit(InitSource):
     """Glorot-uniform weights and biases from `rng`; duplicates' biases U[0, 1) from
-    `dup_rng` (the permutations' RandomState, as the original's global numpy one)."""
+    `dup_rng` (the permutations' RandomState, as the original's global numpy one).
+    `zero_bias`: new biases start at zero instead (the paper's reading of Q2)."""
 
-    def __init__(self, rng: np.random.RandomState, dup_rng: np.random.RandomState):
-        self.rng, self.dup_rng = rng, dup_rng
+    def __init__(self, rng: np.random.RandomState, dup_rng: np.random.RandomState,
+                 zero_bias: bool = False):
+        self.rng, self.dup_rng, self.zero_bias = rng, dup_rng, zero_bias
+
+    def bias(self, key, shape):
+        if self.zero_bias:
+            return np.zeros(tuple(shape), np.float32)
+        return self.glorot(key, shape)
 
     def glorot(self, key, shape):
         lim = glorot_limit(shape)

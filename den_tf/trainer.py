@@ -68,10 +68,11 @@ def default_init(config: DENConfig, tasks: TaskSet) -> RandomInit:
     permutations, continued, as the original's global numpy generator; with one, from a
     stream of their own derived from it (so the tasks never depend on the training seed
     and the training never on the task seed)."""
+    zero_bias = config.follows_paper("Q2")
     if config.train_seed is None:
-        return RandomInit(np.random.RandomState(), tasks.rng)
+        return RandomInit(np.random.RandomState(), tasks.rng, zero_bias)
     return RandomInit(np.random.RandomState(config.train_seed),
-                      np.random.RandomState([config.train_seed, DUPLICATE_STREAM]))
+                      np.random.RandomState([config.train_seed, DUPLICATE_STREAM]), zero_bias)
 
 
 DUPLICATE_STREAM = 10  # the second word of the duplicates' RandomState seed
@@ -128,7 +129,8 @@ class DENTrainer:
         net = self.network
         hyper = dataclasses.replace(self.hyper, n_train=data.n_train)
         ctx = PhaseContext(t, net, hyper, data, self.batches, self.init, self.log,
-                           cfg.xla, cfg.ex_k, cfg.loss_thr, cfg.spl_thr, self.callbacks)
+                           cfg.xla, cfg.ex_k, cfg.loss_thr, cfg.spl_thr, self.callbacks,
+                           paper=cfg.paper)
         n = net.n_hidden
         kept, dup, cand = [0] * n, [0] * n, [0] * n
         pruned, split_units, selection = [[] for _ in range(n)], [[] for _ in range(n)], []
@@ -146,10 +148,17 @@ class DENTrainer:
                 chosen, cand = split_and_duplicate(ctx, prev)
                 split_units = [c.tolist() for c in chosen]
                 dup = [len(c) for c in chosen]
+            elif not cfg.follows_paper("Q6"):
+                self.log(logfmt.ours(
+                    f"warning: task {t} did not expand (loss {last_loss:.4f} < --loss_thr="
+                    f"{cfg.loss_thr}), so its head was trained in one column shared by all "
+                    f"outputs (Q6) and its outputs barely tell the classes apart; "
+                    f"--paper=Q6 trains the full head"))
         expansions = [a + b for a, b in zip(kept, dup)]
         self.log(logfmt.total_expansions(expansions))
 
-        net.stamps[t] = net.stamp(t)
+        net.stamps[t] = net.stamp(t, net.heads[t].n_out) if cfg.follows_paper("Q12") \
+            else net.stamp(t)
         for line in logfmt.shape_lines(net.stamps[t]):
             self.log(line)
         t_eval = time.perf_counter()

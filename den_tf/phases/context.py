@@ -25,8 +25,12 @@ class PhaseContext:
     loss_thr: float = 0.01
     spl_thr: float = 0.05
     callbacks: Sequence = ()
+    paper: Sequence[str] = ()  # departures done as the paper says (config.PAPER_SWITCHES)
     results: Dict[str, PhaseResult] = dataclasses.field(default_factory=dict)
     last_runner: Optional[PhaseRunner] = None
+
+    def follows_paper(self, q: str) -> bool:
+        return q in self.paper
 
     def run(self, spec: PhaseSpec) -> PhaseResult:
         """Compiles and runs one phase with the shared runner; keeps its result."""

@@ -31,7 +31,7 @@ def expand(ctx: PhaseContext) -> PhaseResult:
     for i, layer in enumerate(net.hidden):
         n_in_old = layer.n_in
         layer.append_units(ctx.init.glorot(f"t{t}/expand/W{i + 1}/bw", (n_in_old, k)),
-                           ctx.init.glorot(f"t{t}/expand/b{i + 1}", (k,)), t)
+                           ctx.init.bias(f"t{t}/expand/b{i + 1}", (k,)), t)
         if i > 0:
             layer.append_inputs(ctx.init.glorot(f"t{t}/expand/W{i + 1}/tw", (k, layer.n_out)))
     head = net.heads[t]

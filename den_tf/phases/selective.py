@@ -2,16 +2,21 @@
 
 1. `train_new_head`: a new glorot head for the task; only it trains. The original means
    max_iter/10 iterations but starts its counter AT max_iter/10 and stops after the first
-   step: exactly one step (Q4).
-2. `select_units`: top hidden units j with head[j, 0] != 0 (output column 0 only, Q5);
-   below, the units with any nonzero weight into the selected units above; all inputs.
+   step: exactly one step (Q4). With the paper's Q4 (paper Sec. 3, "Selective
+   retraining": a sparse linear model on the top hidden units, Eq. 1 with L1) it trains
+   max_iter/10 steps, the counter from 0, with L1 as every phase.
+2. `select_units`: top hidden units j with head[j, 0] != 0 (output column 0 only, Q5;
+   the paper's Q5: any output); below, the units with any nonzero weight into the
+   selected units above; all inputs.
 3. `subnetwork` + training: the selected blocks only, with head column 0 serving all
-   outputs (Q6); everything in it trains, max_iter iterations without prints, pulled
-   toward the task-start weights of the same blocks.
+   outputs (Q6; the paper's Q6: the full head); everything in it trains, max_iter
+   iterations without prints, pulled toward the task-start weights of the same blocks
+   (paper Eq. 2).
 4. `union`: the retrained blocks are written back into the full network.
 
-`selective_retraining` runs the four and returns the CE of the last minibatch of step 3,
-which decides whether the network expands (spec step 5, Q7).
+`selective_retraining` runs the four and returns the loss that decides whether the
+network expands (spec step 5): the CE of the last minibatch of step 3 (Q7), or, with the
+paper's Q7, the retrained subnetwork's CE on the validation set.
 """
 
 from __future__ import annotations
@@ -27,12 +32,14 @@ from den_tf.phases.context import PhaseContext
 from den_tf.runner import PhaseResult, PhaseSpec
 
 
-def head_spec(net: DENNetwork, task: int, max_iter: int) -> PhaseSpec:
+def head_spec(net: DENNetwork, task: int, max_iter: int, paper_q4: bool = False) -> PhaseSpec:
     """Step 1's phase: only the task's head trains, one step, the counter starting at
-    max_iter / 10 (Q4)."""
+    max_iter / 10 (Q4); with the paper's Q4, from 0 to max_iter / 10."""
     for layer in net.hidden:
         layer.freeze()
     net.heads[task].set_trainable(True, True)
+    if paper_q4:
+        return PhaseSpec(f"t{task}_head", net.layers_for(task), stop_iter=max_iter / 10.0)
     return PhaseSpec(f"t{task}_head", net.layers_for(task), start_iter=max_iter / 10.0,
                      one_step=True)
 
@@ -42,16 +49,20 @@ def train_new_head(ctx: PhaseContext) -> PhaseResult:
     net, t = ctx.network, ctx.task
     rows, n_out = net.hidden[-1].n_out, net.heads[t - 1].n_out
     net.add_head(t, ctx.init.glorot(f"t{t}/head_W", (rows, n_out)),
-                 ctx.init.glorot(f"t{t}/head_b", (n_out,)))
-    return ctx.run(head_spec(net, t, ctx.hyper.max_iter))
+                 ctx.init.bias(f"t{t}/head_b", (n_out,)))
+    return ctx.run(head_spec(net, t, ctx.hyper.max_iter, ctx.follows_paper("Q4")))
 
 
-def select_units(net: DENNetwork, task: int) -> List[np.ndarray]:
-    """Step 2: selected unit indices per level: [inputs, hidden 1, ..., hidden L]."""
+def select_units(net: DENNetwork, task: int, any_output: bool = False) -> List[np.ndarray]:
+    """Step 2: selected unit indices per level: [inputs, hidden 1, ..., hidden L].
+
+    Top: the units with a nonzero weight into output 0 of the task's head (Q5), or into
+    any of its outputs (`any_output`, the paper's Q5)."""
     n_hidden = net.n_hidden
     sel: List[np.ndarray] = [None] * (n_hidden + 1)
     head = net.heads[task].kernel.numpy()
-    sel[n_hidden] = np.flatnonzero(head[:, 0] != 0)  # Q5: output column 0 only
+    top = head if any_output else head[:, :1]
+    sel[n_hidden] = np.flatnonzero(np.count_nonzero(top, axis=1))
     for level in range(n_hidden - 1, 0, -1):
         w_above = net.hidden[level].kernel.numpy()  # rows: units of hidden layer `level`
         sel[level] = np.flatnonzero(np.count_nonzero(w_above[:, sel[level + 1]], axis=1))
@@ -59,9 +70,11 @@ def select_units(net: DENNetwork, task: int) -> List[np.ndarray]:
     return sel
 
 
-def subnetwork(net: DENNetwork, task: int, sel: Sequence[np.ndarray], prev):
+def subnetwork(net: DENNetwork, task: int, sel: Sequence[np.ndarray], prev,
+               full_head: bool = False):
     """Step 3's network: layers made of the selected blocks, head column 0 with the full
-    bias (Q6), and the task-start values of the same blocks for the pull."""
+    bias (Q6; `full_head`: every column, the paper's Q6), and the task-start values of the
+    same blocks for the pull."""
     layers, sub_prev = [], {}
     for i, layer in enumerate(net.hidden):
         rows, cols = sel[i], sel[i + 1]
@@ -71,7 +84,8 @@ def subnetwork(net: DENNetwork, task: int, sel: Sequence[np.ndarray], prev):
         pw, pb = prev[i]
         sub_prev[i] = (pw[np.ix_(rows, cols)], pb[cols])
     hw, hb = net.heads[task].numpy()
-    layers.append(DenDense(hw[sel[-1], 0:1], hb, np.full(len(hb), task), None, name="sub_head"))
+    cols = slice(None) if full_head else slice(0, 1)
+    layers.append(DenDense(hw[sel[-1], cols], hb, np.full(len(hb), task), None, name="sub_head"))
     return layers, sub_prev
 
 
@@ -84,7 +98,8 @@ def selective_spec(task: int, sub: Sequence[DenDense], sub_prev) -> PhaseSpec:
 
 
 def union(net: DENNetwork, task: int, sel: Sequence[np.ndarray], sub: Sequence[DenDense]):
-    """Step 4: writes the retrained blocks back into the full network."""
+    """Step 4: writes the retrained blocks back into the full network (the head's column
+    0, or all its columns when the subnetwork had the full head)."""
     for i, layer in enumerate(net.hidden):
         w, b = layer.numpy()
         sw, sb = sub[i].numpy()
@@ -94,16 +109,24 @@ def union(net: DENNetwork, task: int, sel: Sequence[np.ndarray], sub: Sequence[D
     head = net.heads[task]
     hw, _ = head.numpy()
     sw, sb = sub[-1].numpy()
-    hw[sel[-1], 0] = sw[:, 0]
+    hw[sel[-1], : sw.shape[1]] = sw
     head.assign(hw, sb)
 
 
 def selective_retraining(ctx: PhaseContext, prev) -> tuple:
-    """Steps 1-4; returns (CE of the last minibatch of step 3, the selection)."""
+    """Steps 1-4; returns (the loss that decides expansion, the selection): the CE of
+    the last minibatch of step 3 (Q7), or the retrained subnetwork's validation CE (the
+    paper's Q7)."""
     ctx.log(logfmt.SELECTIVE)
     train_new_head(ctx)
-    sel = select_units(ctx.network, ctx.task)
-    sub, sub_prev = subnetwork(ctx.network, ctx.task, sel, prev)
+    sel = select_units(ctx.network, ctx.task, any_output=ctx.follows_paper("Q5"))
+    sub, sub_prev = subnetwork(ctx.network, ctx.task, sel, prev,
+                               full_head=ctx.follows_paper("Q6"))
     result = ctx.run(selective_spec(ctx.task, sub, sub_prev))
+    loss = result.last_loss
+    if ctx.follows_paper("Q7"):
+        loss, _ = ctx.last_runner.validate(ctx.data, with_perf=False)
+        ctx.log(logfmt.ours(f"task {ctx.task}: expansion decided on the retrained "
+                            f"network's validation CE {loss:.4f} (paper, Q7)"))
     union(ctx.network, ctx.task, sel, sub)
-    return result.last_loss, sel
+    return loss, sel
