@@ -137,6 +137,10 @@ class _DENModule(tf.Module):
         self.head_biases = [tf.Variable(network.heads[t].bias.numpy(), trainable=False)
                             for t in self.tasks]
         self.stamps = [list(network.stamps[t]) for t in self.tasks]
+        # The shape of every parameter as task t runs on it: the library's own slicing
+        # (network.params_for), so the export cannot drift from training and evaluation.
+        self.shapes = [[tuple(int(d) for d in p.shape) for p in network.params_for(t)]
+                       for t in self.tasks]
         self.input_size = network.input_size
         self.transforms = transforms
         # What every task expects, readable by users of the loaded model.
@@ -151,12 +155,12 @@ class _DENModule(tf.Module):
                 self.field_names.append(name)
 
     def _probabilities(self, i: int, x):
-        stamp = self.stamps[i]
-        params = []
-        for l, (k, b) in enumerate(zip(self.hidden_kernels, self.hidden_biases)):
-            params += [k[: stamp[l], : stamp[l + 1]], b[: stamp[l + 1]]]
-        hk, hb = self.head_kernels[i], self.head_biases[i]
-        params += [hk[: stamp[-2], : stamp[-1]], hb[: stamp[-1]]]
+        full = []
+        for k, b in zip(self.hidden_kernels, self.hidden_biases):
+            full += [k, b]
+        full += [self.head_kernels[i], self.head_biases[i]]
+        params = [v[: shape[0], : shape[1]] if len(shape) == 2 else v[: shape[0]]
+                  for v, shape in zip(full, self.shapes[i])]
         return tf.sigmoid(mlp_logits(params, x))
 
     def _raw_branch(self, i: int, images):
