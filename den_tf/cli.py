@@ -50,8 +50,15 @@ def parse(argv) -> int:
     return 0
 
 
+HELP_ARGS = ("-h", "-?", "-help", "--help", "--helpshort", "--helpfull")
+
+
 def main(argv=None) -> int:
     argv = list(sys.argv if argv is None else argv)
+    if any(a in HELP_ARGS for a in argv[1:]):  # absl.app handles these; we parse ourselves
+        den_flags.define_flags()
+        print(__doc__.strip() + "\n" + FLAGS.module_help(den_flags))
+        return 0
     status = parse(argv)
     if status:
         return status
@@ -193,8 +200,7 @@ def _train(cfg, data, trainer, log, cbs, results_path, log_path) -> int:
     if FLAGS.figure:
         _figure(out, results_path, cbs, log)
     if FLAGS.export_dir:
-        from den_tf.export import export
-        log(logfmt.ours(f"SavedModel: {export(trainer.network, FLAGS.export_dir)}"))
+        _export(trainer, log)
     log(logfmt.ours("wall time: %.1f s" % wall))
     return 0
 
@@ -228,9 +234,12 @@ def _evaluate(trainer, log, results_path) -> int:
 
 
 def _export(trainer, log) -> int:
+    """SavedModel of the trainer's network, serving each task's raw images through the
+    task's own permutation (the run's task stream: its config's task_seed)."""
     from den_tf import logfmt
-    from den_tf.export import export
-    log(logfmt.ours(f"SavedModel: {export(trainer.network, FLAGS.export_dir)}"))
+    from den_tf.export import export, task_transforms
+    path = export(trainer.network, FLAGS.export_dir, task_transforms(trainer.tasks))
+    log(logfmt.ours(f"SavedModel: {path}"))
     return 0
 
 

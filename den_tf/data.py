@@ -6,9 +6,10 @@
   test = the 10000 t10k images; pixels `uint8 * float32(1/255)` as TF1 made them (kept
   as uint8 and scaled where used); one-hot float32 labels.
 * Task permutations: `np.random.seed(seed)` then one `permutation(784)` per task, from
-  numpy's legacy RandomState, so seed 1004 gives the original's ten permutations. The
-  same RandomState then goes on to draw the duplicates' random biases (spec step 8,
-  Q10), as the original's global numpy generator does.
+  numpy's legacy RandomState, so seed 1004 (`--task_seed`) gives the original's ten
+  permutations. Without a training seed, the same RandomState then goes on to draw the
+  duplicates' random biases (spec step 8, Q10), as the original's global numpy
+  generator does; with one (`--train_seed`), they come from a generator of their own.
 * When the four files are not in the data directory, MNIST is fetched the way a
   TensorFlow user's stack does: the raw IDX files through tensorflow-datasets' download
   manager, else `keras.datasets.mnist` (both keep the original image order, so the
@@ -95,7 +96,8 @@ class MnistData:
 @dataclasses.dataclass
 class TaskSet:
     """The benchmark: the data, one pixel permutation per task, and the RandomState that
-    drew them (it goes on to draw duplicate biases, as the original's global one does)."""
+    drew them (without a train_seed, it goes on to draw duplicate biases, as the
+    original's global one does)."""
 
     data: MnistData
     permutations: list

@@ -124,7 +124,7 @@ def test_export_matches_the_live_model_in_a_fresh_process(runs, mnist_dir, mnist
     code = ("import sys, numpy as np; sys.modules['den_tf'] = None\n"
             "import tensorflow as tf\n"
             "m = tf.saved_model.load('sm')\n"
-            "f = m.signatures['serving_default']\n"
+            "f = m.signatures['serve_transformed']\n"
             "for t in (1, 3):\n"
             "    x = np.load(f'x{t}.npy')\n"
             "    np.save(f'y{t}.npy', f(images=tf.constant(x), task_id=tf.constant(t))['probabilities'].numpy())\n")
