@@ -285,3 +285,35 @@ def test_cli_runs_a_fashion_mnist_task(tmp_path, fashion_mnist_dir):
     assert "Task: 1, nn_test_loss" in p.stdout
     # learned something on Fashion-MNIST (chance is 0.5), in 100 steps
     assert out["final_avg_perf"] > 0.9
+
+
+def test_cifar_from_tfds_load_is_put_back_in_the_files_order(tmp_path, monkeypatch):
+    # tfds.load's route (used when the python archive cannot be downloaded) gives the
+    # examples in its own order with their ids; the folder written must be in the files'
+    # order, so that TF1's validation split is the first 5000 of data_batch_1.
+    import sys
+    import types
+    rng = np.random.RandomState(1)
+    n_train, n_test = 5005, 7
+    images = rng.randint(0, 256, (n_train + n_test, 32, 32, 3)).astype(np.uint8)
+    labels = rng.randint(0, 10, n_train + n_test)
+    ids = np.array([b"train_%05d" % i for i in range(n_train)]
+                   + [b"test_%05d" % i for i in range(n_test)], dtype=object)
+    calls = []
+
+    def load(name, split, batch_size, data_dir, try_gcs):
+        calls.append((name, split))
+        sel = np.arange(n_train) if split == "train" else np.arange(n_train, n_train + n_test)
+        sel = rng.permutation(sel)  # tfds' own order
+        return {"id": ids[sel], "image": images[sel], "label": labels[sel]}
+
+    fake = types.SimpleNamespace(load=load, as_numpy=lambda d: d)
+    monkeypatch.setitem(sys.modules, "tensorflow_datasets", fake)
+    cifar._fetch_with_tfds_load(str(tmp_path), cifar.LAYOUTS["cifar10"])
+    assert calls == [("cifar10", "train"), ("cifar10", "test")]
+    d = read_cifar(str(tmp_path), "cifar10")
+    flat = images.reshape(len(images), 3072)
+    np.testing.assert_array_equal(d.validation.pixels, flat[:5000])
+    np.testing.assert_array_equal(d.train.pixels, flat[5000:n_train])
+    np.testing.assert_array_equal(d.test.pixels, flat[n_train:])
+    np.testing.assert_array_equal(d.train.class_ids, labels[5000:n_train])
