@@ -11,26 +11,42 @@ from typing import Callable, Optional, Sequence
 
 from den_tf import numerics, results
 from den_tf.config import DENConfig
-from den_tf.data import MnistData, make_tasks
+from den_tf.datasets import ImageData, TaskStream, make_stream
+from den_tf.datasets.streams import check_stream
+from den_tf.errors import ConfigError
 from den_tf.sources import BatchSource, InitSource
 from den_tf.trainer import DENTrainer
 
 
-def make_trainer(config: DENConfig, data: MnistData, *, batches: Optional[BatchSource] = None,
-                 init: Optional[InitSource] = None, log: Optional[Callable[[str], None]] = None,
-                 callbacks: Sequence = ()) -> DENTrainer:
-    """A trainer for a new run on the permuted-MNIST tasks of `data`."""
+def make_task_stream(config: DENConfig, data: ImageData) -> TaskStream:
+    """The task stream the config names (config.task_stream, config.tasks tasks,
+    config.task_seed) on `data`, checked against the config: `data` must be the data set
+    config.dataset names, every task's head the last --dims size, every task's training
+    set at least one minibatch."""
     config.validate(data.input_size, data.n_classes, len(data.train))
-    tasks = make_tasks(data, config.tasks, config.task_seed)
+    if getattr(data, "name", config.dataset) != config.dataset:
+        raise ConfigError(f"--dataset={config.dataset}: the data given is {data.name}")
+    tasks = make_stream(data, config.task_stream, config.tasks, config.task_seed)
+    check_stream(tasks, config.dims[-1], config.batch_size)
+    return tasks
+
+
+def make_trainer(config: DENConfig, data: ImageData, *, batches: Optional[BatchSource] = None,
+                 init: Optional[InitSource] = None, log: Optional[Callable[[str], None]] = None,
+                 callbacks: Sequence = (), tasks: Optional[TaskStream] = None) -> DENTrainer:
+    """A trainer for a new run on the tasks of `data` the config names (permuted MNIST
+    by default); `tasks` reuses a stream `make_task_stream(config, data)` already made."""
+    if tasks is None:
+        tasks = make_task_stream(config, data)
     return DENTrainer(config, tasks, batches, init, log, callbacks)
 
 
-def run(config: DENConfig, data: MnistData, *, batches: Optional[BatchSource] = None,
+def run(config: DENConfig, data: ImageData, *, batches: Optional[BatchSource] = None,
         init: Optional[InitSource] = None, log: Optional[Callable[[str], None]] = None,
         callbacks: Sequence = (),
         on_task_end: Optional[Callable[[DENTrainer], None]] = None,
         trainer: Optional[DENTrainer] = None) -> dict:
-    """Learns config.tasks permuted-MNIST tasks; returns the results dict.
+    """Learns the config.tasks tasks of config.task_stream; returns the results dict.
 
     `trainer` continues a run restored from a checkpoint; `on_task_end(trainer)` is
     called after every task's overall evaluation (checkpoints hook in there).

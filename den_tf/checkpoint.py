@@ -24,7 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 from den_tf.config import DENConfig
-from den_tf.data import TaskSet
+from den_tf.datasets.streams import TaskStream
 from den_tf.errors import CheckpointError
 from den_tf.evaluation import TaskScore
 from den_tf.layers import DenDense
@@ -156,8 +156,8 @@ def saved_config(folder: str) -> DENConfig:
 def check_compatible(saved: DENConfig, config: DENConfig) -> None:
     """Raises CheckpointError when a setting that shapes the run differs."""
     for f in dataclasses.fields(DENConfig):
-        if f.name in FREE:
-            continue
+        if f.name in FREE and not (f.name == "n_tasks" and saved.task_stream == "rotated"):
+            continue  # (a rotated stream's angles depend on the number of tasks)
         a, b = getattr(saved, f.name), getattr(config, f.name)
         if a != b:
             raise CheckpointError(
@@ -165,7 +165,7 @@ def check_compatible(saved: DENConfig, config: DENConfig) -> None:
                 f"same settings")
 
 
-def restore(folder: str, config: DENConfig, tasks: TaskSet, log=None, callbacks=()) -> DENTrainer:
+def restore(folder: str, config: DENConfig, tasks: TaskStream, log=None, callbacks=()) -> DENTrainer:
     """A trainer in the state the checkpoint in `folder` recorded."""
     state = read_state(folder)
     check_compatible(saved_config(folder), config)

@@ -1,7 +1,8 @@
 """den_tf command line: `python main.py --max_iter=... --l1_lambda=...` (also `den-tf`,
 `python -m den_tf.cli`).
 
-Runs DEN on permuted MNIST and prints the original's log lines (plus our own, prefixed
+Runs DEN on a task stream of a data set (--dataset, --tasks; permuted MNIST by default)
+and prints the original's log lines (plus our own, prefixed
 with " [den_tf] ") to stdout and to a log file under logs/. Errors are one line on
 stderr and an exit status: 2 for a bad flag, 1 for bad data or a bad checkpoint, 3 for a
 numerical fault, 130 when interrupted.
@@ -115,7 +116,8 @@ def _run(argv) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     # Settings and data are checked before TensorFlow is even imported: a bad input
     # costs a fraction of a second.
-    from den_tf.data import load_mnist, make_tasks
+    from den_tf.datasets import load_dataset, make_stream
+    from den_tf.datasets.streams import check_stream
     from den_tf.errors import ConfigError
 
     cfg = den_flags.config_from_flags(FLAGS)
@@ -127,8 +129,10 @@ def _run(argv) -> int:
         raise ConfigError("--mode=export: needs --export_dir")
     if FLAGS.mode != "train" and FLAGS.resume:
         raise ConfigError(f"--resume: only with --mode=train (got --mode={FLAGS.mode})")
-    data = load_mnist(FLAGS.data_dir)
+    data = load_dataset(cfg.dataset, FLAGS.data_dir)
     cfg.validate(data.input_size, data.n_classes, len(data.train))
+    tasks = make_stream(data, cfg.task_stream, cfg.tasks, cfg.task_seed)
+    check_stream(tasks, cfg.dims[-1], cfg.batch_size)
 
     tf = _import_tensorflow_quietly()
     from den_tf import numerics
@@ -143,7 +147,10 @@ def _run(argv) -> int:
         if FLAGS.mode != "train":  # the run's own settings; data_dir and xla from flags
             cfg = checkpoint.saved_config(folder).replace(
                 checkpoint_dir=cfg.checkpoint_dir, xla=cfg.xla)
+            if cfg.dataset != data.name:  # the checkpoint's data set, from --data_dir
+                data = load_dataset(cfg.dataset, FLAGS.data_dir)
             cfg.validate(data.input_size, data.n_classes, len(data.train))
+            tasks = make_stream(data, cfg.task_stream, cfg.tasks, cfg.task_seed)
 
     from den_tf import logfmt
 
@@ -158,7 +165,6 @@ def _run(argv) -> int:
                         f"{' '.join(argv[1:])}"))
         for w in warnings:
             log(logfmt.ours(f"warning: {w}"))
-        tasks = make_tasks(data, cfg.tasks, cfg.task_seed)
         trainer = None
         if folder is not None:
             trainer = checkpoint.restore(folder, cfg, tasks, log, cbs)
@@ -167,7 +173,7 @@ def _run(argv) -> int:
             return _evaluate(trainer, log, results_path)
         if FLAGS.mode == "export":
             return _export(trainer, log)
-        return _train(cfg, data, trainer, log, cbs, results_path, log_path)
+        return _train(cfg, data, tasks, trainer, log, cbs, results_path, log_path)
     finally:
         log.close()
         for cb in cbs:
@@ -175,7 +181,7 @@ def _run(argv) -> int:
                 cb.close()
 
 
-def _train(cfg, data, trainer, log, cbs, results_path, log_path) -> int:
+def _train(cfg, data, tasks, trainer, log, cbs, results_path, log_path) -> int:
     from den_tf import api, checkpoint, logfmt, results
 
     log(logfmt.ours(f"log: {log_path}; results: {results_path}"
@@ -190,7 +196,7 @@ def _train(cfg, data, trainer, log, cbs, results_path, log_path) -> int:
                                          {"complete": False}), results_path)
 
     if trainer is None:
-        trainer = api.make_trainer(cfg, data, log=log, callbacks=cbs)
+        trainer = api.make_trainer(cfg, data, log=log, callbacks=cbs, tasks=tasks)
     out = api.run(cfg, data, log=log, on_task_end=after_task, trainer=trainer)
     wall = time.perf_counter() - start
     out["timing"]["wall_s"] = wall

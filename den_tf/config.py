@@ -79,6 +79,12 @@ class DENConfig:
     spl_thr: float = 0.05
     # --- the port's own ---
     n_tasks: Optional[int] = None  # None: n_classes tasks, as the original (Q1)
+    # The data set (den_tf.datasets.DATASETS) and the task stream (TASK_STREAMS):
+    # "permuted" is the original's benchmark; with "split", n_classes is the number of
+    # classes PER TASK (the head's size, dims[-1]) and n_tasks * n_classes must be the
+    # data set's number of classes.
+    dataset: str = "mnist"
+    task_stream: str = "permuted"
     # Two seeds for two things (spec "The benchmark", Q10, Q15):
     # task_seed: the task stream (the pixel permutations), 1004 as the original. Without
     #   a train_seed, the duplicates' random biases continue its generator, as the
@@ -133,6 +139,12 @@ class DENConfig:
         if tuple(self.paper) != parse_paper(self.paper):
             raise ConfigError(f"--paper={','.join(self.paper)}: must be a sorted list of "
                               f"known switches ({', '.join(PAPER_SWITCHES)})")
+        from den_tf.datasets import DATASETS, TASK_STREAMS
+        if self.dataset not in DATASETS:
+            raise ConfigError(f"--dataset={self.dataset}: must be one of {', '.join(DATASETS)}")
+        if self.task_stream not in TASK_STREAMS:
+            raise ConfigError(f"--tasks={self.task_stream}: must be one of "
+                              f"{', '.join(TASK_STREAMS)}")
         if self.prox_order not in PROX_ORDERS:
             raise ConfigError(f"--prox_order={self.prox_order}: must be one of "
                               f"{', '.join(PROX_ORDERS)}")
@@ -148,7 +160,15 @@ class DENConfig:
             raise ConfigError(
                 f"--dims={_fmt_dims(self.dims)}: the first size must equal the data's input "
                 f"size {input_size}")
-        if n_classes_data is not None and self.n_classes != n_classes_data:
+        if n_classes_data is not None and self.task_stream == "split":
+            if self.n_classes * self.tasks != n_classes_data:
+                raise ConfigError(
+                    f"--n_classes={self.n_classes}: with --tasks=split it is the number of "
+                    f"classes per task, and {self.tasks} tasks of {self.n_classes} classes "
+                    f"cover {self.n_classes * self.tasks}, but the data has {n_classes_data} "
+                    f"classes; give --n_tasks and --n_classes with n_tasks * n_classes = "
+                    f"{n_classes_data} (and the last --dims size = n_classes)")
+        elif n_classes_data is not None and self.n_classes != n_classes_data:
             raise ConfigError(
                 f"--n_classes={self.n_classes}: must equal the data's number of classes "
                 f"{n_classes_data}")

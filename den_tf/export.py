@@ -30,9 +30,13 @@ the whole task stream may be longer than the tasks learned so far; the rest is u
 * `{"kind": "identity"}`: the network reads the images unchanged (e.g. a class split of
   MNIST: same pixels, a subset of the classes);
 * `{"kind": "permute", "permutation": int array [input size]}`: permuted MNIST (spec "The
-  benchmark"); `task_transforms(tasks)` gives these for a `den_tf.data.TaskSet`.
+  benchmark");
+* `{"kind": "rotate", "degrees": d, "indices": int [4, input size], "weights": float
+  [4, input size]}`: a rotated stream's bilinear resampling (`m.rotation_indices`,
+  `m.rotation_weights`, `m.rotation_degrees` carry it).
+`task_transforms(tasks)` gives these for any task stream.
 
-Adding a kind (say "rotate", `{"kind": "rotate", "degrees": 30.0}` for rotated MNIST):
+Adding a kind (say a colour jitter):
 subclass `Transform`, set `KIND`, check the description in `__init__`, return the task's
 parameters from `fields()` and the values for tasks of other kinds from `neutral()` (each
 field becomes a per-task variable of the model, e.g. `m.rotation_degrees` float32
@@ -109,7 +113,43 @@ class Permute(Transform):
         return tf.gather(images, row["permutations"], axis=1)
 
 
-TRANSFORMS = {cls.KIND: cls for cls in (Identity, Permute)}
+class Rotate(Transform):
+    """A fixed rotation as a bilinear resampling (den_tf.datasets.streams, `rotated`):
+    out[:, j] = sum_k weights[k, j] * images[:, indices[k, j]], 4 taps per pixel."""
+
+    KIND = "rotate"
+
+    def __init__(self, description: dict, input_size: int):
+        super().__init__(description, input_size)
+        idx = np.asarray(description.get("indices"))
+        w = np.asarray(description.get("weights"))
+        if idx.shape != (4, self.input_size) or w.shape != (4, self.input_size):
+            raise ValueError(f'a "rotate" transform needs "indices" and "weights" of shape '
+                             f'(4, {self.input_size})')
+        if idx.min() < 0 or idx.max() >= self.input_size:
+            raise ValueError("rotation indices out of range")
+        self.indices, self.weights = idx.astype(np.int32), w.astype(np.float32)
+        self.degrees = np.float32(description.get("degrees", np.nan))
+
+    def fields(self):
+        return {"rotation_indices": self.indices, "rotation_weights": self.weights,
+                "rotation_degrees": self.degrees}
+
+    @classmethod
+    def neutral(cls, input_size):
+        idx = np.zeros((4, input_size), np.int32)
+        idx[0] = np.arange(input_size)
+        w = np.zeros((4, input_size), np.float32)
+        w[0] = 1.0
+        return {"rotation_indices": idx, "rotation_weights": w,
+                "rotation_degrees": np.float32(0.0)}
+
+    def apply(self, images, row):
+        idx, w = row["rotation_indices"], row["rotation_weights"]
+        return tf.add_n([tf.gather(images, idx[k], axis=1) * w[k] for k in range(4)])
+
+
+TRANSFORMS = {cls.KIND: cls for cls in (Identity, Permute, Rotate)}
 
 
 def make_transform(description: dict, input_size: int) -> Transform:
@@ -122,7 +162,10 @@ def make_transform(description: dict, input_size: int) -> Transform:
 
 
 def task_transforms(tasks) -> List[dict]:
-    """The transform descriptions of a permuted-MNIST `den_tf.data.TaskSet`, task 1 first."""
+    """The transform descriptions of a task stream (den_tf.datasets.streams), task 1
+    first."""
+    if hasattr(tasks, "transform"):
+        return [tasks.transform(t) for t in range(1, tasks.n_tasks + 1)]
     return [{"kind": Permute.KIND, "permutation": np.asarray(p)} for p in tasks.permutations]
 
 

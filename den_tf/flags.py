@@ -12,6 +12,7 @@ import math
 from absl import flags
 
 from den_tf.config import PAPER_SWITCHES, PROX_ORDERS, DENConfig, parse_paper
+from den_tf.datasets import DATASETS, DEFAULT_DATA_DIRS, TASK_STREAMS
 from den_tf.errors import ConfigError
 
 FLAGS = flags.FLAGS
@@ -31,7 +32,9 @@ def define_flags() -> None:
     flags.DEFINE_list("dims", [str(d) for d in _D.dims],
                       "Layer sizes including input and output, e.g. 784,312,128,10.")
     flags.DEFINE_integer("n_classes", _D.n_classes,
-                         "Classes per task; also the number of tasks unless --n_tasks (Q1).")
+                         "Classes per task (the head's size: the last --dims size; with "
+                         "--tasks=split a part of the data set's classes); also the number "
+                         "of tasks unless --n_tasks (Q1).")
     flags.DEFINE_float("l1_lambda", _D.l1_lambda, "L1 proximal threshold.")
     flags.DEFINE_float("l2_lambda", _D.l2_lambda, "Weight decay.")
     flags.DEFINE_float("gl_lambda", _D.gl_lambda, "Group-lasso proximal threshold.")
@@ -41,9 +44,24 @@ def define_flags() -> None:
     flags.DEFINE_float("loss_thr", _D.loss_thr, "Expand when the loss is not below this.")
     flags.DEFINE_float("spl_thr", _D.spl_thr, "Drift above which a unit is split.")
     # --- the port's own ---
-    flags.DEFINE_string("data_dir", "MNIST_data",
-                        "Folder with the four MNIST (or Fashion-MNIST) IDX files; MNIST is "
-                        "fetched into it when they are missing.")
+    flags.DEFINE_enum("dataset", _D.dataset, list(DATASETS),
+                      "Data set: mnist, fashion_mnist (IDX files), cifar10, cifar100 (the "
+                      "python-version archives). Read from --data_dir, fetched into it "
+                      "through tensorflow-datasets when its files are not there.")
+    flags.DEFINE_string("data_dir", "",
+                        "Folder of the data set's files: the four IDX files "
+                        "(train-images-idx3-ubyte.gz, ...) for mnist and fashion_mnist; "
+                        "cifar-10-python.tar.gz or cifar-10-batches-py/, "
+                        "cifar-100-python.tar.gz or cifar-100-python/ for CIFAR. Default: "
+                        + ", ".join(f"{v} ({k})" for k, v in DEFAULT_DATA_DIRS.items()) + ".")
+    flags.DEFINE_enum("tasks", _D.task_stream, list(TASK_STREAMS),
+                      "Task stream. permuted: every task sees all classes with the pixels in "
+                      "its own random order (the original's benchmark); split: the classes "
+                      "in n_tasks groups of consecutive class ids (then --n_classes and the "
+                      "last --dims size are the classes PER TASK, and n_tasks * n_classes "
+                      "must be the data set's classes, e.g. cifar100: --n_tasks=10 "
+                      "--n_classes=10); rotated: task t sees every image rotated by "
+                      "180*(t-1)/n_tasks degrees.")
     flags.DEFINE_integer("n_tasks", None, "Number of tasks (default: n_classes, as the "
                          "original, spec Q1).")
     flags.DEFINE_integer("task_seed", _D.task_seed,
@@ -183,5 +201,5 @@ def config_from_flags(f=FLAGS) -> DENConfig:
         dims=tuple(int(d) for d in f.dims), n_classes=f.n_classes, l1_lambda=f.l1_lambda,
         l2_lambda=f.l2_lambda, gl_lambda=f.gl_lambda, regular_lambda=f.regular_lambda,
         ex_k=f.ex_k, loss_thr=f.loss_thr, spl_thr=f.spl_thr, n_tasks=f.n_tasks,
-        task_seed=f.task_seed, train_seed=train_seed, prox_order=f.prox_order,
-        paper=parse_paper(f.paper), allow_tf32=f.tf32, xla=f.xla)
+        dataset=f.dataset, task_stream=f.tasks, task_seed=f.task_seed, train_seed=train_seed,
+        prox_order=f.prox_order, paper=parse_paper(f.paper), allow_tf32=f.tf32, xla=f.xla)

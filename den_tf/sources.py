@@ -25,9 +25,13 @@ import tensorflow as tf
 
 # ----------------------------------------------------------------------------- batches
 class BatchSource:
-    """Yields minibatch index tables [n_steps, batch_size] for a named phase."""
+    """Yields minibatch index tables [n_steps, batch_size] for a named phase.
 
-    def indices(self, phase: str, n_steps: int):
+    `pool`, when given, is the number of examples to draw from (a class-split task's own
+    examples, `TaskTensors.train_index`); sources that replay recorded tables ignore it.
+    """
+
+    def indices(self, phase: str, n_steps: int, pool: Optional[int] = None):
         raise NotImplementedError
 
 
@@ -59,7 +63,8 @@ class RandomBatches(BatchSource):
     """Fresh random subsets of the training set, one per step (the spec's rule).
 
     Args:
-      pool: number of training examples (55000).
+      pool: number of training examples (55000); `indices(..., pool=n)` draws from the
+        first n instead (one class-split task's examples).
       batch_size: examples per step.
       seed: seeds the generator; None draws a non-deterministic seed.
       xla: compile the sampler with XLA.
@@ -70,13 +75,25 @@ class RandomBatches(BatchSource):
         self.pool, self.batch_size = int(pool), int(batch_size)
         self.generator = (tf.random.Generator.from_seed(seed) if seed is not None
                           else tf.random.Generator.from_non_deterministic_state())
-        sample = _subset_by_rejection if 16 * batch_size <= pool else _subset_by_keys
-        self._sample = tf.function(
-            lambda n: sample(self.generator, n, self.batch_size, self.pool),
-            jit_compile=xla)
+        self._sample = tf.function(self._draw, jit_compile=xla)
 
-    def indices(self, phase: str, n_steps: int):
-        return self._sample(int(n_steps))
+    def _draw(self, n: int, pool: int):
+        sample = _subset_by_rejection if 16 * self.batch_size <= pool else _subset_by_keys
+        return sample(self.generator, n, self.batch_size, pool)
+
+    def indices(self, phase: str, n_steps: int, pool: Optional[int] = None):
+        return self._sample(int(n_steps), self.pool if pool is None else int(pool))
+
+
+class TaskPool(BatchSource):
+    """Another source's minibatches, drawn from a task's first `pool` examples (the
+    index space of `TaskTensors.train_index`)."""
+
+    def __init__(self, source: BatchSource, pool: int):
+        self.source, self.pool = source, int(pool)
+
+    def indices(self, phase: str, n_steps: int, pool: Optional[int] = None):
+        return self.source.indices(phase, n_steps, self.pool if pool is None else pool)
 
 
 class RecordedBatches(BatchSource):
@@ -86,7 +103,7 @@ class RecordedBatches(BatchSource):
         self.tables = {k: np.asarray(v, dtype=np.int32) for k, v in tables.items()}
         self.pos = {k: 0 for k in self.tables}
 
-    def indices(self, phase: str, n_steps: int):
+    def indices(self, phase: str, n_steps: int, pool: Optional[int] = None):
         if phase not in self.tables:
             raise KeyError(f"no recorded minibatches for phase {phase!r}")
         p = self.pos[phase]

@@ -24,7 +24,7 @@ import tensorflow as tf
 from den_tf import logfmt
 from den_tf.callbacks import call
 from den_tf.config import DENConfig
-from den_tf.data import TaskSet
+from den_tf.datasets.streams import TaskStream
 from den_tf.evaluation import TaskScore, overall_evaluation, score
 from den_tf.network import DENNetwork
 from den_tf.phases.context import PhaseContext
@@ -33,7 +33,7 @@ from den_tf.phases.first_task import train_first_task
 from den_tf.phases.selective import selective_retraining
 from den_tf.phases.split import split_and_duplicate
 from den_tf.runner import Hyper, TaskTensors
-from den_tf.sources import BatchSource, InitSource, RandomBatches, RandomInit
+from den_tf.sources import BatchSource, InitSource, RandomBatches, RandomInit, TaskPool
 
 
 @dataclasses.dataclass
@@ -62,7 +62,7 @@ class TaskRecord:
     eval_s: float = 0.0  # test figures and overall evaluation
 
 
-def default_init(config: DENConfig, tasks: TaskSet) -> RandomInit:
+def default_init(config: DENConfig, tasks: TaskStream) -> RandomInit:
     """Glorot values from a RandomState seeded by config.train_seed. Duplicates' biases
     (spec step 8, Q10): without a train_seed, from the RandomState that drew the task
     permutations, continued, as the original's global numpy generator; with one, from a
@@ -79,7 +79,7 @@ DUPLICATE_STREAM = 10  # the second word of the duplicates' RandomState seed
 
 
 class DENTrainer:
-    """Runs DEN on a TaskSet, one task at a time.
+    """Runs DEN on a TaskStream, one task at a time.
 
     Args:
       config: the run's settings.
@@ -90,7 +90,7 @@ class DENTrainer:
       callbacks: `den_tf.callbacks.Callback`s (progress bar, TensorBoard, ...).
     """
 
-    def __init__(self, config: DENConfig, tasks: TaskSet,
+    def __init__(self, config: DENConfig, tasks: TaskStream,
                  batches: Optional[BatchSource] = None, init: Optional[InitSource] = None,
                  log: Optional[Callable[[str], None]] = None,
                  callbacks: Sequence = ()):
@@ -128,7 +128,10 @@ class DENTrainer:
             self.network = DENNetwork.create(cfg.dims, self.init, t)
         net = self.network
         hyper = dataclasses.replace(self.hyper, n_train=data.n_train)
-        ctx = PhaseContext(t, net, hyper, data, self.batches, self.init, self.log,
+        # a class-split task draws its minibatches among its own examples
+        batches = self.batches if data.train_index is None else TaskPool(self.batches,
+                                                                          data.n_train)
+        ctx = PhaseContext(t, net, hyper, data, batches, self.init, self.log,
                            cfg.xla, cfg.ex_k, cfg.loss_thr, cfg.spl_thr, self.callbacks,
                            paper=cfg.paper)
         n = net.n_hidden

@@ -14,6 +14,9 @@ MNIST_DIR = os.environ.get("DEN_TF_MNIST", os.path.join(ROOT, "..", "shared", "m
 TRACE_DIR = os.environ.get("DEN_TF_TRACE", os.path.join(ROOT, "..", "shared", "trace"))
 REFERENCE_DIR = os.environ.get("DEN_TF_REFERENCE",
                                os.path.join(ROOT, "..", "shared", "reference"))
+# Fashion-MNIST's IDX files, as Debian's dataset-fashion-mnist package installs them
+# (.ci/run installs it when it can).
+FASHION_MNIST_DIR = os.environ.get("DEN_TF_FASHION_MNIST", "/usr/share/datasets/fashion-mnist")
 
 
 def _need(path):
@@ -33,6 +36,14 @@ def mnist_dir():
 def mnist(mnist_dir):
     from den_tf.data import read_mnist
     return read_mnist(mnist_dir)
+
+
+@pytest.fixture(scope="session")
+def fashion_mnist_dir():
+    if not os.path.exists(os.path.join(FASHION_MNIST_DIR, "train-images-idx3-ubyte.gz")):
+        pytest.skip(f"Fashion-MNIST is not installed at {FASHION_MNIST_DIR} (apt-get install "
+                    f"dataset-fashion-mnist, or set DEN_TF_FASHION_MNIST)")
+    return FASHION_MNIST_DIR
 
 
 @pytest.fixture(scope="session")

@@ -158,7 +158,8 @@ def test_export_checks_the_transforms(tmp_path):
     net.stamps[1] = net.stamp(1)
     for transforms, msg in (
             ([], "1 tasks learned but 0 input transforms given"),
-            ([{"kind": "rotate", "degrees": 30}], "task 1: unknown input transform kind 'rotate'"),
+            ([{"kind": "blur", "sigma": 1}], "task 1: unknown input transform kind 'blur'"),
+            ([{"kind": "rotate", "degrees": 30}], 'task 1: a "rotate" transform needs'),
             ([{"kind": "permute"}], 'task 1: a "permute" transform needs a "permutation"'),
             ([{"kind": "permute", "permutation": [0] * 20}], "task 1: the permutation must"),
             ([{"kind": "permute", "permutation": np.arange(19)}], "task 1: the permutation must")):
@@ -267,3 +268,29 @@ def test_help_documents_both_seeds(tmp_path):
     assert "--task_seed: Seed of the task stream: the tasks' pixel permutations" in text
     assert "--train_seed: Seed of the training randomness" in text
     assert "--seed: Deprecated" in text and "(default: '1004')" in text
+
+
+def test_rotated_stream_exports_its_resampling(tmp_path, mnist):
+    """A rotated task's SavedModel applies the stream's own rotation to raw images and
+    carries its tables and angle."""
+    import tensorflow as tf
+    from den_tf.datasets.streams import make_stream
+    from den_tf.export import export, task_transforms
+    from den_tf.network import DENNetwork
+    from tests.helpers import toy_init
+    stream = make_stream(mnist, "rotated", n_tasks=2, task_seed=1)
+    net = DENNetwork.create((784, 16, 8, 10), toy_init(0))
+    net.stamps[1] = net.stamp(1)
+    net.add_head(2, toy_init(1).glorot("h", (8, 10)), toy_init(1).glorot("b", (10,)))
+    net.stamps[2] = net.stamp(2)
+    path = export(net, str(tmp_path / "m"), task_transforms(stream))
+    m = tf.saved_model.load(path)
+    raw = mnist.test.images[:32]
+    for t in (1, 2):
+        x, _ = stream.task_images(t, "test")
+        want = tf.sigmoid(net.logits(x[:32], t)).numpy()
+        got = m.signatures["serving_default"](images=tf.constant(raw),
+                                              task_id=tf.constant(t))["probabilities"]
+        np.testing.assert_allclose(got.numpy(), want, atol=1e-5)
+    assert m.transform_kinds.numpy().tolist() == [b"rotate", b"rotate"]
+    assert m.rotation_degrees.numpy().tolist() == [0.0, 90.0]

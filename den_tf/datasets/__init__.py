@@ -1,0 +1,48 @@
+"""Data sets and task streams.
+
+`load_dataset(name, data_dir)` gives an `ImageData` (uint8 pixels flattened
+channel-last, one-hot labels, TF1's split: validation = the first 5000 training images):
+
+| name | local files in data_dir | fetched (when none is there) through |
+| --- | --- | --- |
+| `mnist` | the four IDX files (`train-images-idx3-ubyte.gz`, ...) | tensorflow-datasets' download manager (raw IDX files), else keras.datasets.mnist |
+| `fashion_mnist` | the four IDX files (same names) | the same, from tensorflow-datasets' Fashion-MNIST URL, else keras.datasets.fashion_mnist |
+| `cifar10` | `cifar-10-python.tar.gz` or `cifar-10-batches-py/` | tensorflow-datasets' download manager (the python archive), else tfds.load |
+| `cifar100` | `cifar-100-python.tar.gz` or `cifar-100-python/` | the same |
+
+`make_stream(data, kind, n_tasks, task_seed)` gives the task stream (`permuted`,
+`split`, `rotated`; see `den_tf.datasets.streams`).
+"""
+
+from __future__ import annotations
+
+from den_tf.datasets.base import (VALIDATION_SIZE, ImageData, MnistData, Split, reachable,
+                                  to_float)
+from den_tf.datasets.streams import (TASK_STREAMS, RotatedTasks, SplitTasks, TaskSet,
+                                     TaskStream, apply_transform, make_stream, make_tasks)
+from den_tf.errors import ConfigError
+
+DATASETS = ("mnist", "fashion_mnist", "cifar10", "cifar100")
+# --data_dir when none is given: MNIST and Fashion-MNIST files have the same names, so
+# each has its own folder (MNIST_data is the original's).
+DEFAULT_DATA_DIRS = {"mnist": "MNIST_data", "fashion_mnist": "Fashion_MNIST_data",
+                     "cifar10": "CIFAR_data", "cifar100": "CIFAR_data"}
+
+
+def load_dataset(name: str, data_dir: str = "", download: bool = True) -> ImageData:
+    """The data set `name` from data_dir (default: DEFAULT_DATA_DIRS[name]), fetched into
+    it when its files are not there (and `download`)."""
+    if name not in DATASETS:
+        raise ConfigError(f"--dataset={name}: must be one of {', '.join(DATASETS)}")
+    data_dir = data_dir or DEFAULT_DATA_DIRS[name]
+    if name in ("mnist", "fashion_mnist"):
+        from den_tf.datasets.idx import load_idx_dataset
+        return load_idx_dataset(name, data_dir, download)
+    from den_tf.datasets.cifar import load_cifar
+    return load_cifar(name, data_dir, download)
+
+
+__all__ = ["DATASETS", "DEFAULT_DATA_DIRS", "TASK_STREAMS", "VALIDATION_SIZE", "ImageData",
+           "MnistData", "RotatedTasks", "Split", "SplitTasks", "TaskSet", "TaskStream",
+           "apply_transform", "load_dataset", "make_stream", "make_tasks", "reachable",
+           "to_float"]
