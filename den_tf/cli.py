@@ -254,18 +254,19 @@ def _export(trainer, log) -> int:
 
 # ----------------------------------------------------------------------------- issue 9
 def _check_outputs(cfg, log_path: str, results_path: str) -> None:
-    """Every output this run will write is checked before any work (issue 9): made if
-    missing, writable, a folder where a folder is needed and a file where a file is;
-    else ConfigError (exit 2) naming the flag, the path and the reason."""
+    """Every output this run will write is checked before any work (issue 9): writable
+    (or creatable: folders are made when first written, the log's now), a folder where a
+    folder is needed and a file where a file is; else ConfigError (exit 2) naming the
+    flag, the path and the reason."""
     from den_tf import outputs
     train = FLAGS.mode == "train"
-    outputs.check_file_output("log_file", log_path, append=True)
+    outputs.check_file_output("log_file", log_path, append=True, make=True)
     if FLAGS.mode != "export":
         outputs.check_file_output("results", results_path)
     if train and FLAGS.figure:
         outputs.check_file_output("figure", _figure_path(results_path), what="figure file")
-    if train and FLAGS.checkpoints:  # resuming: a missing folder is reported as such
-        outputs.check_dir_output("checkpoint_dir", cfg.checkpoint_dir, create=not FLAGS.resume)
+    if train and FLAGS.checkpoints:
+        outputs.check_dir_output("checkpoint_dir", cfg.checkpoint_dir)
     elif not train or FLAGS.resume:
         outputs.check_dir_kind("checkpoint_dir", cfg.checkpoint_dir)
     if FLAGS.tensorboard_dir:

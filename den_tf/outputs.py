@@ -5,9 +5,10 @@ Pure functions, no flags: the command line (`den_tf/cli.py`) calls them with the
 names and values, and each raises `ConfigError` (exit status 2) with one line naming the
 flag, the path (or the settings) and the reason, before TensorFlow is even imported.
 
-* `check_dir_output(flag, path)`: `path` is (made) a folder we can create files in.
-* `check_file_output(flag, path)`: `path` is not a folder, and its folder is (made)
-  writable; with `append=True` an existing file must also open for appending (the log).
+* `check_dir_output(flag, path)`: `path` is, or can be made, a folder we can create
+  files in (made now with `make=True`, else when first written).
+* `check_file_output(flag, path)`: `path` is not a folder, and its folder can hold new
+  files; with `append=True` an existing file need only open for appending (the log).
 * `max_hidden_sizes`, `estimate_peak_bytes`, `available_memory`, `check_memory`: the
   largest sizes a run can reach (spec steps 6 and 8), the memory they take, and the
   refusal when it exceeds what the machine has.
@@ -63,13 +64,28 @@ def _existing_ancestor(path: str) -> str:
     return p
 
 
-def _probe(prefix: str, folder: str) -> None:
-    """Creates and removes a file in `folder`: the surest test that files can be written
-    there (os.access says yes to root on a read-only mount, and nothing of /proc)."""
+def _writable_folder(prefix: str, folder: str, make: bool) -> None:
+    """`folder` can hold new files: it exists as a folder and takes a probe file, or it
+    is missing and its nearest existing ancestor is a folder that takes one (then every
+    missing level can be made there). With `make` the missing levels are made now; else
+    when first written, as the writers do (a run that stops early leaves no empty
+    folders). One-line ConfigError naming the place and the reason, if not."""
+    if os.path.lexists(folder) and not os.path.isdir(folder):
+        raise ConfigError(f"{prefix}: {folder} is a file, a folder is needed")
+    top = _existing_ancestor(folder)
+    if not os.path.isdir(top):
+        raise ConfigError(f"{prefix}: {top} is a file, not a folder")
+    if make and top != os.path.abspath(folder):
+        try:
+            os.makedirs(folder, exist_ok=True)
+        except OSError as e:
+            raise ConfigError(f"{prefix}: cannot be created ({reason(e, top)})") from None
+        top = folder
+    verb = "written" if os.path.isdir(folder) else "created"
     try:
-        fd, tmp = tempfile.mkstemp(prefix=".den_tf-probe-", dir=folder)
+        fd, tmp = tempfile.mkstemp(prefix=".den_tf-probe-", dir=top)
     except OSError as e:
-        raise ConfigError(f"{prefix}: cannot be written ({reason(e, folder)})") from None
+        raise ConfigError(f"{prefix}: cannot be {verb} ({reason(e, top)})") from None
     os.close(fd)
     try:
         os.unlink(tmp)
@@ -77,34 +93,13 @@ def _probe(prefix: str, folder: str) -> None:
         pass
 
 
-def _make_folder(prefix: str, folder: str) -> None:
-    """Makes `folder` (and its parents) unless it exists; one-line ConfigError if not."""
-    if os.path.isdir(folder):
-        return
-    if os.path.lexists(folder):
-        raise ConfigError(f"{prefix}: {folder} is a file, a folder is needed")
-    top = _existing_ancestor(folder)
-    if not os.path.isdir(top):
-        raise ConfigError(f"{prefix}: {top} is a file, not a folder")
-    try:
-        os.makedirs(folder, exist_ok=True)
-    except OSError as e:
-        raise ConfigError(f"{prefix}: cannot be created ({reason(e, top)})") from None
-
-
-def check_dir_output(flag: str, path: str, create: bool = True) -> str:
-    """Checks that `path` is, or can be made, a folder files can be written in; makes it
-    (with `create`) and returns it. Raises ConfigError naming --flag, the path and why.
-
-    With create=False a missing folder passes (a reader reports it later); an existing
-    one must still be a folder and writable."""
+def check_dir_output(flag: str, path: str, make: bool = False) -> str:
+    """Checks that `path` is, or can be made, a folder files can be written in (see
+    `_writable_folder`); returns it. Raises ConfigError naming --flag, the path and why."""
     prefix = f"--{flag}={path}"
     if os.path.lexists(path) and not os.path.isdir(path):
         raise ConfigError(f"{prefix}: is a file, a folder is needed")
-    if not create and not os.path.lexists(path):
-        return path
-    _make_folder(prefix, path)
-    _probe(prefix, path)
+    _writable_folder(prefix, path, make)
     return path
 
 
@@ -115,12 +110,12 @@ def check_dir_kind(flag: str, path: str) -> None:
 
 
 def check_file_output(flag: str, path: str, append: bool = False,
-                      what: Optional[str] = None) -> str:
-    """Checks that file `path` can be written: not a folder, its folder made if missing
-    and writable (a file is written as a temporary one, then renamed over). With
-    `append` (the log), an existing file need only open for appending. `what` names a
-    path the flag only implies ("figure file" for the PNG next to --results). Returns
-    path."""
+                      what: Optional[str] = None, make: bool = False) -> str:
+    """Checks that file `path` can be written: not a folder, and its folder can hold new
+    files (a file is written as a temporary one, then renamed over; see
+    `_writable_folder`, which `make` passes on). With `append` (the log), an existing
+    file need only open for appending. `what` names a path the flag only implies
+    ("figure file" for the PNG next to --results). Returns path."""
     prefix = f"--{flag}={path}" if what is None else f"--{flag}: {what} {path}"
     if os.path.isdir(path):
         raise ConfigError(f"{prefix}: is a folder, a file is needed")
@@ -131,9 +126,7 @@ def check_file_output(flag: str, path: str, append: bool = False,
         except OSError as e:
             raise ConfigError(f"{prefix}: cannot be written ({reason(e, path)})") from None
         return path
-    folder = os.path.dirname(os.path.abspath(path))
-    _make_folder(prefix, folder)
-    _probe(prefix, folder)
+    _writable_folder(prefix, os.path.dirname(os.path.abspath(path)), make)
     return path
 
 

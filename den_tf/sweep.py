@@ -131,7 +131,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:  # issue 9: the sweep's folder is checked before any run
         from den_tf.errors import ConfigError
         from den_tf.outputs import check_dir_output
-        check_dir_output("out", out)
+        check_dir_output("out", out, make=True)
     except ConfigError as e:
         print(f"den_tf.sweep: error: {e}", file=sys.stderr)
         return 2

@@ -98,10 +98,13 @@ def test_figure_path_taken_by_a_folder(tmp_path, mnist_dir):
 
 
 # ----------------------------------------------------------------------------- the checks
-def test_check_dir_output_makes_missing_folders(tmp_path):
+def test_check_dir_output_missing_folders(tmp_path):
     d = tmp_path / "a" / "b"
     assert outputs.check_dir_output("x", str(d)) == str(d)
-    assert d.is_dir() and os.listdir(d) == []  # the probe file is gone
+    assert not (tmp_path / "a").exists()  # made when first written
+    assert os.listdir(tmp_path) == []  # the probe file is gone
+    assert outputs.check_dir_output("x", str(d), make=True) == str(d)
+    assert d.is_dir() and os.listdir(d) == []
 
 
 def test_check_dir_output_refuses_files_and_paths_under_files(tmp_path):
@@ -115,8 +118,6 @@ def test_check_dir_output_refuses_files_and_paths_under_files(tmp_path):
     with pytest.raises(ConfigError, match="is a file"):
         outputs.check_dir_kind("checkpoint_dir", str(f))
     outputs.check_dir_kind("checkpoint_dir", str(tmp_path / "missing"))
-    assert outputs.check_dir_output("x", str(tmp_path / "m"), create=False)
-    assert not (tmp_path / "m").exists()
 
 
 def test_check_file_output(tmp_path):
@@ -126,6 +127,8 @@ def test_check_file_output(tmp_path):
         outputs.check_file_output("results", "/proc/x.json")
     p = tmp_path / "new" / "r.json"
     outputs.check_file_output("results", str(p))
+    assert not p.parent.exists()
+    outputs.check_file_output("log_file", str(p), append=True, make=True)
     assert p.parent.is_dir() and not p.exists()
     with pytest.raises(ConfigError, match=r"^--figure: figure file .*r\.png: is a folder"):
         (tmp_path / "r.png").mkdir()
