@@ -147,15 +147,14 @@ def max_hidden_sizes(dims: Sequence[int], ex_k: int, n_tasks: int) -> list:
 
 
 # The constants below are calibrated on measured peaks (ru_maxrss, 2 cores, TF 2 on CPU,
-# --max_iter=5 --train_seed=1, the sizes each run reached; details in the report of
-# issue 9):
+# --max_iter=5 --train_seed=1, at the sizes each run reached):
 # * `main.py --n_tasks=2 --ex_k=10`: 1194 MiB, of which ~250 MiB data (`data_bytes`);
 #   the README's full run (10 tasks): 1704 MiB. TensorFlow, XLA and one set of compiled
 #   phases cost ~800 MiB, and every task ~60 MiB more (its phases are compiled anew for
 #   its shapes, and kept): BASE_BYTES and PER_TASK_BYTES, rounded up.
 # * the same run on 2000 training examples (activations negligible), ex_k 4000 and
 #   8000 (22.3 M and 76.1 M parameters): 51 and 52 bytes per parameter above the ex_k
-#   10 run. PARAM_FACTOR is that plus a quarter.
+#   10 run.
 # * `main.py --n_tasks=2`, ex_k 3000 and 6000 (13.8 M and 45.2 M parameters, evaluation
 #   on 10000 test images of 6.7 k and 12.7 k hidden units): 1986 and 3654 MiB; the
 #   estimate at the sizes reached says 2782 and 5157 MiB.
@@ -166,7 +165,8 @@ PER_TASK_BYTES = 80 << 20
 # two moments (8), the task-start copy the pull compares with, padded (4) and as numpy
 # (4), its mask (1), the gradient and the step's temporaries (new m, v and value, the
 # proximal step: ~16), the numpy copies a growth makes of a layer (8), and the
-# expansion phase's moments and masks (11), alive until the split's runner replaces it.
+# expansion phase's moments and masks (11), alive until the split's runner replaces it:
+# ~56 in all; 51-52 measured (above); 64 leaves a margin.
 PARAM_FACTOR = 64
 # Bytes per activation (float32, one per example and hidden unit) of the widest forward
 # pass, the overall evaluation on a test set: the matmul output and its relu, both held
