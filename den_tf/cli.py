@@ -4,8 +4,18 @@
 Runs DEN on a task stream of a data set (--dataset, --tasks; permuted MNIST by default)
 and prints the original's log lines (plus our own, prefixed
 with " [den_tf] ") to stdout and to a log file under logs/. Errors are one line on
-stderr and an exit status: 2 for a bad flag, 1 for bad data or a bad checkpoint, 3 for a
-numerical fault, 130 when interrupted.
+stderr and an exit status:
+  0  done;
+  1  bad data or a bad checkpoint;
+  2  a bad flag or setting, including an output that cannot be written (log, results,
+     figure, checkpoint, TensorBoard or export folder) and a network that could outgrow
+     the memory: all checked before the first training step (issue 9);
+  3  a numerical fault (non-finite loss);
+  4  the run finished but a write failed: the line names what was not written and where
+     the results are (the results JSON, else `<log file>.results.json`, else stdout and
+     the log on the line starting " [den_tf] results-json: "); a failed checkpoint only
+     counts when no later task's checkpoint replaced it;
+  130  interrupted.
 
 Modes: train (default; --resume continues from the latest checkpoint), eval (overall
 evaluation of the latest checkpoint), export (SavedModel of the latest checkpoint).
@@ -129,10 +139,14 @@ def _run(argv) -> int:
         raise ConfigError("--mode=export: needs --export_dir")
     if FLAGS.mode != "train" and FLAGS.resume:
         raise ConfigError(f"--resume: only with --mode=train (got --mode={FLAGS.mode})")
+    log_path = FLAGS.log_file or _default_log_path(FLAGS.mode)
+    results_path = FLAGS.results or os.path.splitext(log_path)[0] + ".json"
+    _check_outputs(cfg, log_path, results_path)
     data = load_dataset(cfg.dataset, FLAGS.data_dir)
     cfg.validate(data.input_size, data.n_classes, len(data.train))
     tasks = make_stream(data, cfg.task_stream, cfg.tasks, cfg.task_seed)
     check_stream(tasks, cfg.dims[-1], cfg.batch_size)
+    _check_memory(cfg, data)
 
     tf = _import_tensorflow_quietly()
     from den_tf import numerics
@@ -154,9 +168,6 @@ def _run(argv) -> int:
 
     from den_tf import logfmt
 
-    log_path = FLAGS.log_file or _default_log_path(FLAGS.mode)
-    os.makedirs(os.path.dirname(os.path.abspath(log_path)), exist_ok=True)
-    results_path = FLAGS.results or os.path.splitext(log_path)[0] + ".json"
     cbs = _callbacks()
     log = logfmt.Log(log_path, before_write=[cb.before_log_line for cb in cbs])
     try:
@@ -169,11 +180,12 @@ def _run(argv) -> int:
         if folder is not None:
             trainer = checkpoint.restore(folder, cfg, tasks, log, cbs)
             log(logfmt.ours(f"restored {folder} ({trainer.done} tasks learned)"))
+        writes = _Writes(log, log_path, (OSError, tf.errors.OpError))
         if FLAGS.mode == "eval":
-            return _evaluate(trainer, log, results_path)
+            return _evaluate(trainer, log, results_path, writes)
         if FLAGS.mode == "export":
             return _export(trainer, log)
-        return _train(cfg, data, tasks, trainer, log, cbs, results_path, log_path)
+        return _train(cfg, data, tasks, trainer, log, cbs, results_path, writes)
     finally:
         log.close()
         for cb in cbs:
@@ -181,19 +193,20 @@ def _run(argv) -> int:
                 cb.close()
 
 
-def _train(cfg, data, tasks, trainer, log, cbs, results_path, log_path) -> int:
+def _train(cfg, data, tasks, trainer, log, cbs, results_path, writes) -> int:
     from den_tf import api, checkpoint, logfmt, results
 
-    log(logfmt.ours(f"log: {log_path}; results: {results_path}"
+    log(logfmt.ours(f"log: {writes.log_path}; results: {results_path}"
                     + (f"; checkpoints: {cfg.checkpoint_dir}" if FLAGS.checkpoints else "")))
     start = time.perf_counter()
 
     def after_task(tr):
         if FLAGS.checkpoints:
-            checkpoint.save(tr, cfg.checkpoint_dir)
+            writes.checkpoint(lambda: checkpoint.save(tr, cfg.checkpoint_dir), tr.done,
+                              cfg.checkpoint_dir)
         # results so far, so that a crash loses nothing already learned
-        results.write_json(results.build(tr, time.perf_counter() - start,
-                                         {"complete": False}), results_path)
+        writes.partial_results(lambda: results.write_json(results.build(
+            tr, time.perf_counter() - start, {"complete": False}), results_path), results_path)
 
     if trainer is None:
         trainer = api.make_trainer(cfg, data, log=log, callbacks=cbs, tasks=tasks)
@@ -202,12 +215,15 @@ def _train(cfg, data, tasks, trainer, log, cbs, results_path, log_path) -> int:
     out["timing"]["wall_s"] = wall
     out["timing"]["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     out["complete"] = True  # the run learned every task (a sweep skips it on rerun)
-    results.write_json(out, results_path)
+    writes.results(out, results_path)
     if FLAGS.figure:
-        _figure(out, results_path, cbs, log)
+        writes.attempt(f"the figure {_figure_path(results_path)}",
+                       lambda: _figure(out, results_path, cbs, log))
     if FLAGS.export_dir:
-        _export(trainer, log)
+        writes.attempt(f"the SavedModel in --export_dir={FLAGS.export_dir}",
+                       lambda: _export(trainer, log))
     log(logfmt.ours("wall time: %.1f s" % wall))
+    writes.finish()
     return 0
 
 
@@ -219,7 +235,7 @@ def _figure(out, results_path, cbs, log) -> None:
     except ImportError:
         log(logfmt.ours("no figure: matplotlib is not installed (pip install .[plot])"))
         return
-    path = os.path.splitext(results_path)[0] + ".png"
+    path = _figure_path(results_path)
     with open(path, "wb") as f:
         f.write(png)
     for cb in cbs:
@@ -228,14 +244,19 @@ def _figure(out, results_path, cbs, log) -> None:
     log(logfmt.ours(f"figure: {path}"))
 
 
-def _evaluate(trainer, log, results_path) -> int:
+def _figure_path(results_path: str) -> str:
+    return os.path.splitext(results_path)[0] + ".png"
+
+
+def _evaluate(trainer, log, results_path, writes) -> int:
     from den_tf import results
     trainer.scores = trainer.scores[: trainer.done - 1]
     trainer.evaluate_all(trainer.done)
     out = results.build(trainer, 0.0)
     for line in results.summary_lines(out):
         log(line)
-    results.write_json(out, results_path)
+    writes.results(out, results_path)
+    writes.finish()
     return 0
 
 
@@ -247,6 +268,127 @@ def _export(trainer, log) -> int:
     path = export(trainer.network, FLAGS.export_dir, task_transforms(trainer.tasks))
     log(logfmt.ours(f"SavedModel: {path}"))
     return 0
+
+
+# ----------------------------------------------------------------------------- issue 9
+def _check_outputs(cfg, log_path: str, results_path: str) -> None:
+    """Every output this run will write is checked before any work (issue 9): writable
+    (or creatable: folders are made when first written, the log's now), a folder where a
+    folder is needed and a file where a file is; else ConfigError (exit 2) naming the
+    flag, the path and the reason."""
+    from den_tf import outputs
+    train = FLAGS.mode == "train"
+    outputs.check_file_output("log_file", log_path, append=True, make=True)
+    if FLAGS.mode != "export":
+        outputs.check_file_output("results", results_path)
+    if train and FLAGS.figure:
+        outputs.check_file_output("figure", _figure_path(results_path), what="figure file")
+    if train and FLAGS.checkpoints:
+        outputs.check_dir_output("checkpoint_dir", cfg.checkpoint_dir)
+    elif not train or FLAGS.resume:
+        outputs.check_dir_kind("checkpoint_dir", cfg.checkpoint_dir)
+    if FLAGS.tensorboard_dir:
+        outputs.check_dir_output("tensorboard_dir", FLAGS.tensorboard_dir)
+    if FLAGS.export_dir and FLAGS.mode in ("train", "export"):
+        # SavedModel writes into a folder; an existing one is overwritten
+        outputs.check_dir_output("export_dir", FLAGS.export_dir)
+
+
+def _check_memory(cfg, data) -> None:
+    """Issue 9: a run whose network could outgrow the memory is refused (exit 2)."""
+    if FLAGS.mode != "train":
+        return
+    from den_tf import outputs
+    outputs.check_memory(cfg.dims, cfg.ex_k, cfg.tasks, outputs.data_bytes(data),
+                         max(len(data.validation), len(data.test)))
+
+
+class _Writes:
+    """Writes after training starts, so that a failure loses nothing (issue 9).
+
+    A checkpoint or the results so far that cannot be written after a task: one warning
+    line in the log, and training goes on (the next task tries again). The final
+    results: the results path, else `<log>.results.json`, else a log line (stdout and
+    log file) " [den_tf] results-json: {...}". Any loss (final results, figure,
+    SavedModel, the last checkpoint, log lines) makes `finish` raise WriteError (exit 4)
+    with one line naming what failed and where the results are."""
+
+    def __init__(self, log, log_path: str, errors: tuple):
+        self.log, self.log_path, self.errors = log, log_path, errors
+        self.failed = []  # "what (reason)" of every loss
+        self.where = None  # where the final results are
+        self.checkpoint_failure = None
+        self.warned = set()
+
+    def _warn(self, kind: str, text: str) -> None:
+        from den_tf import logfmt
+        if kind not in self.warned:
+            self.warned.add(kind)
+            self.log(logfmt.ours(f"warning: {text}"))
+
+    def _reason(self, e) -> str:
+        from den_tf.outputs import reason
+        if isinstance(e, OSError):
+            return reason(e, where="")
+        return str(getattr(e, "message", e)).splitlines()[0]
+
+    def checkpoint(self, save, task: int, folder: str) -> None:
+        try:
+            save()
+            self.checkpoint_failure = None  # the newest checkpoint holds everything
+        except self.errors as e:
+            self.checkpoint_failure = (f"the checkpoint of task {task} in --checkpoint_dir="
+                                       f"{folder} ({self._reason(e)})")
+            self._warn("checkpoint", f"{self.checkpoint_failure} was not written; training "
+                                     f"goes on, the next task's checkpoint is tried")
+
+    def partial_results(self, write, path: str) -> None:
+        try:
+            write()
+        except self.errors as e:
+            self._warn("partial", f"the results so far could not be written to {path} "
+                                  f"({self._reason(e)}); training goes on")
+
+    def attempt(self, what: str, write) -> None:
+        try:
+            write()
+        except self.errors as e:
+            self.failed.append(f"{what} ({self._reason(e)})")
+
+    def results(self, out: dict, path: str) -> None:
+        import json
+        from den_tf import logfmt, results
+        try:
+            results.write_json(out, path)
+            self.where = path
+            return
+        except OSError as e:
+            self.failed.append(f"--results={path} ({self._reason(e)})")
+        fallback = self.log_path + ".results.json"
+        try:
+            results.write_json(out, fallback)
+            self.where = fallback
+            self.log(logfmt.ours(f"results: {fallback} (--results={path} failed)"))
+            return
+        except OSError as e:
+            self.failed[-1] += f", nor the fallback {fallback} ({self._reason(e)})"
+        self.log(logfmt.ours("results-json: " + json.dumps(out)))
+        self.where = ("stdout" + ("" if self.log.error else f" and {self.log_path}")
+                      + " on the line starting '" + logfmt.PREFIX + "results-json: '")
+
+    def finish(self) -> None:
+        from den_tf.errors import WriteError
+        from den_tf.outputs import reason
+        lost = list(self.failed)
+        if self.checkpoint_failure:
+            lost.append(self.checkpoint_failure)
+        if self.log.error is not None:
+            since = f" from line {self.log.lost_from} on" if self.log.lost_from else ""
+            lost.append(f"--log_file={self.log_path}{since} ({reason(self.log.error, '')}; "
+                        f"stdout has every line)")
+        if lost:
+            raise WriteError(f"the run finished, but could not write: {'; '.join(lost)}; "
+                             f"the results are in {self.where}")
 
 
 def cli() -> None:

@@ -1,7 +1,8 @@
 """Errors that den_tf reports to a user as one line, without a traceback.
 
 `den_tf/cli.py` maps each to an exit status: a bad setting is a usage error (2), a bad or
-missing data file is a data error (1), a non-finite loss is a numerical fault (3).
+missing data file is a data error (1), a non-finite loss is a numerical fault (3), a run
+that finished but could not write one of its outputs is a write failure (4).
 """
 
 
@@ -33,3 +34,11 @@ class CheckpointError(DENError):
     """A checkpoint is missing, unreadable, or does not match the run's settings."""
 
     exit_code = 1
+
+
+class WriteError(DENError):
+    """The run finished, but an output (results, figure, checkpoint, SavedModel, log)
+    could not be written; the message names it and says where the results are instead
+    (issue 9: a failed write at the end loses nothing)."""
+
+    exit_code = 4

@@ -128,7 +128,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except SweepError as e:
         print(f"den_tf.sweep: error: {e}", file=sys.stderr)
         return 2
-    os.makedirs(out, exist_ok=True)
+    try:  # issue 9: the sweep's folder is checked before any run
+        from den_tf.errors import ConfigError
+        from den_tf.outputs import check_dir_output
+        check_dir_output("out", out, make=True)
+    except ConfigError as e:
+        print(f"den_tf.sweep: error: {e}", file=sys.stderr)
+        return 2
     done = 0
     for pt in todo:
         folder = os.path.join(out, point_name(pt))

@@ -19,7 +19,6 @@ import time
 from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
-import tensorflow as tf
 
 from den_tf import logfmt
 from den_tf.callbacks import call

@@ -1,0 +1,371 @@
+"""Issue 9: every output checked before the first step, settings that cannot fit the
+machine refused up front, and a write that fails at the end loses nothing."""
+
+import errno
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from den_tf import outputs
+from den_tf.errors import ConfigError
+from tests.conftest import ROOT, run_main
+
+TINY = ["--max_iter=5", "--train_seed=1", "--progress=off", "--nofigure"]
+
+
+def one_error_line(p, status, *needles):
+    """Failed with `status`, before any training, with one line in our words."""
+    err = p.stderr.strip().splitlines()
+    assert p.returncode == status, (p.returncode, p.stderr[-2000:])
+    assert "Traceback" not in p.stderr + p.stdout
+    assert len(err) == 1 and err[0].startswith("den_tf: error: "), p.stderr
+    for n in needles:
+        assert n in err[0], (n, err[0])
+    assert "TASK 1 TRAINING" not in p.stdout
+
+
+def unwritable_folder(tmp_path):
+    """A folder no file can be created in: a read-only one (chmod 555) when that stops
+    us; as root it does not, and then a sysfs folder, which refuses new files to root."""
+    d = tmp_path / "readonly"
+    d.mkdir()
+    os.chmod(d, 0o555)
+    try:
+        (d / "probe").write_text("x")
+    except OSError:
+        return str(d)
+    (d / "probe").unlink()
+    if os.path.isdir("/sys/kernel"):
+        return "/sys/kernel"
+    pytest.skip("running as root (chmod does not stop writes) and no /sys to stand in")
+
+
+# ----------------------------------------------------------------------------- the four cases
+@pytest.fixture
+def etc_file(tmp_path):
+    """A file where a folder is expected (the issue used /etc/passwd)."""
+    f = tmp_path / "passwd"
+    f.write_text("root:x:0:0\n")
+    return str(f)
+
+
+def test_checkpoint_dir_is_a_file(tmp_path, mnist_dir, etc_file):
+    p = run_main([f"--data_dir={mnist_dir}", f"--checkpoint_dir={etc_file}"] + TINY,
+                 cwd=str(tmp_path))
+    one_error_line(p, 2, f"--checkpoint_dir={etc_file}", "is a file, a folder is needed")
+    assert open(etc_file).read() == "root:x:0:0\n"
+
+
+def test_results_where_nothing_can_be_written(tmp_path, mnist_dir):
+    p = run_main([f"--data_dir={mnist_dir}", "--results=/proc/x.json"] + TINY,
+                 cwd=str(tmp_path))
+    one_error_line(p, 2, "--results=/proc/x.json", "cannot be written")
+
+
+def test_network_that_cannot_fit_in_memory(tmp_path, mnist_dir):
+    p = run_main([f"--data_dir={mnist_dir}", "--n_tasks=3", "--max_iter=5", "--ex_k=100000"],
+                 cwd=str(tmp_path))
+    one_error_line(p, 2, "--ex_k=100000", "--dims=784,312,128,10", "--n_tasks=3", "GiB",
+                   "available")
+
+
+def test_tensorboard_dir_under_a_file(tmp_path, mnist_dir, etc_file):
+    tb = os.path.join(etc_file, "x")
+    p = run_main([f"--data_dir={mnist_dir}", f"--tensorboard_dir={tb}"] + TINY,
+                 cwd=str(tmp_path))
+    one_error_line(p, 2, f"--tensorboard_dir={tb}", f"{etc_file} is a file")
+    assert "FailedPrecondition" not in p.stderr and "function_node" not in p.stderr
+
+
+@pytest.mark.parametrize("flag", ["log_file", "results", "export_dir", "checkpoint_dir"])
+def test_read_only_folder(tmp_path, mnist_dir, flag):
+    ro = unwritable_folder(tmp_path)
+    path = os.path.join(ro, "out.log" if flag in ("log_file", "results") else "sub")
+    p = run_main([f"--data_dir={mnist_dir}", f"--{flag}={path}"] + TINY, cwd=str(tmp_path))
+    one_error_line(p, 2, f"--{flag}={path}", ro)
+    assert "cannot be" in p.stderr
+
+
+def test_figure_path_taken_by_a_folder(tmp_path, mnist_dir):
+    (tmp_path / "r.png").mkdir()
+    p = run_main([f"--data_dir={mnist_dir}", f"--results={tmp_path / 'r.json'}",
+                  "--max_iter=5", "--progress=off"], cwd=str(tmp_path))
+    one_error_line(p, 2, "--figure", str(tmp_path / "r.png"), "is a folder")
+
+
+# ----------------------------------------------------------------------------- the checks
+def test_check_dir_output_missing_folders(tmp_path):
+    d = tmp_path / "a" / "b"
+    assert outputs.check_dir_output("x", str(d)) == str(d)
+    assert not (tmp_path / "a").exists()  # made when first written
+    assert os.listdir(tmp_path) == []  # the probe file is gone
+    assert outputs.check_dir_output("x", str(d), make=True) == str(d)
+    assert d.is_dir() and os.listdir(d) == []
+
+
+def test_check_dir_output_refuses_files_and_paths_under_files(tmp_path):
+    f = tmp_path / "f"
+    f.write_text("")
+    with pytest.raises(ConfigError, match=r"^--x=.*/f: is a file, a folder is needed$"):
+        outputs.check_dir_output("x", str(f))
+    with pytest.raises(ConfigError, match=r"^--x=.*/f/g/h: .*/f is a file, not a folder$"):
+        outputs.check_dir_output("x", str(f / "g" / "h"))
+    # a folder only read (eval, export) must not be a file either; missing is not our case
+    with pytest.raises(ConfigError, match="is a file"):
+        outputs.check_dir_kind("checkpoint_dir", str(f))
+    outputs.check_dir_kind("checkpoint_dir", str(tmp_path / "missing"))
+
+
+def test_check_file_output(tmp_path):
+    with pytest.raises(ConfigError, match="is a folder, a file is needed"):
+        outputs.check_file_output("results", str(tmp_path))
+    with pytest.raises(ConfigError, match=r"^--results=/proc/x\.json: cannot be written"):
+        outputs.check_file_output("results", "/proc/x.json")
+    p = tmp_path / "new" / "r.json"
+    outputs.check_file_output("results", str(p))
+    assert not p.parent.exists()
+    outputs.check_file_output("log_file", str(p), append=True, make=True)
+    assert p.parent.is_dir() and not p.exists()
+    with pytest.raises(ConfigError, match=r"^--figure: figure file .*r\.png: is a folder"):
+        (tmp_path / "r.png").mkdir()
+        outputs.check_file_output("figure", str(tmp_path / "r.png"), what="figure file")
+
+
+# ----------------------------------------------------------------------------- memory
+def test_largest_sizes():
+    # ex_k expansion units plus up to min(ex_k, n) duplicates per task after the first
+    assert outputs.max_hidden_sizes((784, 312, 128, 10), 10, 10) == [492, 308]
+    assert outputs.max_hidden_sizes((784, 312, 128, 10), 10, 1) == [312, 128]
+    assert outputs.max_hidden_sizes((784, 5, 10), 100, 2) == [110]  # 5 + 100 + 5
+    assert outputs.max_hidden_sizes((784, 312, 128, 10), 100000, 3) == [300624, 300256]
+    assert outputs.parameter_count((4, 0, 3), [5], 2) == 4 * 5 + 5 + 2 * (5 * 3 + 3)
+
+
+def test_memory_estimate_grows_with_every_setting():
+    base = outputs.estimate_peak_bytes((784, 312, 128, 10), 10, 10)
+    assert outputs.estimate_peak_bytes((784, 312, 128, 10), 20, 10) > base
+    assert outputs.estimate_peak_bytes((784, 312, 128, 10), 10, 11) > base
+    assert outputs.estimate_peak_bytes((784, 400, 128, 10), 10, 10) > base
+    assert outputs.estimate_peak_bytes((784, 312, 128, 10), 10, 10, data_bytes=1 << 30) \
+        == base + (1 << 30)
+
+
+def test_memory_estimate_covers_measured_peaks():
+    """The README's full run (10 tasks, defaults) peaked at 1704 MiB with MNIST; the
+    estimate must not be below it, nor absurdly above (under twice)."""
+    from den_tf.data import read_mnist
+    from tests.conftest import MNIST_DIR
+    est = outputs.estimate_peak_bytes((784, 312, 128, 10), 10, 10,
+                                      outputs.data_bytes(read_mnist(MNIST_DIR)))
+    assert 1704 << 20 < est < 2 * (1704 << 20)
+
+
+def test_check_memory_against_given_available_bytes():
+    need = outputs.check_memory((784, 312, 128, 10), 10, 10, available=8 << 30)
+    assert 0 < need < 8 << 30
+    with pytest.raises(ConfigError) as e:
+        outputs.check_memory((784, 312, 128, 10), 10, 10, available=need - 1)
+    msg = str(e.value)
+    assert msg.startswith("--ex_k=10 --dims=784,312,128,10 --n_tasks=10: ")
+    assert "[492, 308]" in msg and "GiB" in msg and "\n" not in msg
+    big = outputs.estimate_peak_bytes((784, 312, 128, 10), 100000, 3)
+    assert big > 1000 << 30  # 300 k x 300 k float32 weights alone are 336 GiB
+    with pytest.raises(ConfigError, match=f"{big / (1 << 30):.1f} GiB of memory; 24.0 GiB"):
+        outputs.check_memory((784, 312, 128, 10), 100000, 3, available=24 << 30)
+
+
+def test_available_memory_is_read():
+    avail = outputs.available_memory()
+    assert avail is not None and 0 < avail
+
+
+# ----------------------------------------------------------------------------- at the end
+def run_in_process(args, capsys):
+    """cli.main in this process (lets a test patch a writer); (status, stdout, stderr)."""
+    from den_tf import cli
+    status = cli.main(["main.py"] + list(args))
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def _enospc(path):
+    return OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), path)
+
+
+def test_disk_full_results_go_to_the_fallback(tmp_path, mnist_dir, monkeypatch, capsys):
+    from den_tf import results
+    real = results.write_json
+    wanted = str(tmp_path / "res" / "r.json")
+
+    def full_disk(out, path):
+        if os.path.abspath(path) == wanted:
+            raise _enospc(path)
+        real(out, path)
+
+    monkeypatch.setattr(results, "write_json", full_disk)
+    log = tmp_path / "logs" / "run.log"
+    status, out, err = run_in_process(
+        [f"--data_dir={mnist_dir}", "--n_tasks=1", f"--log_file={log}", f"--results={wanted}",
+         "--nocheckpoints"] + TINY, capsys)
+    fallback = str(log) + ".results.json"
+    lines = err.strip().splitlines()
+    assert status == 4 and len(lines) == 1, err
+    assert f"--results={wanted} (no space left on device)" in lines[0]
+    assert lines[0].endswith(f"the results are in {fallback}")
+    got = json.load(open(fallback))
+    assert got["complete"] is True and got["tasks_learned"] == 1
+    assert "warning: the results so far could not be written" in out  # after task 1
+    assert not os.path.exists(wanted)
+
+
+def test_disk_full_everywhere_results_on_stdout_and_log(tmp_path, mnist_dir, monkeypatch,
+                                                        capsys):
+    from den_tf import logfmt, results
+
+    def full_disk(out, path):
+        raise _enospc(path)
+
+    monkeypatch.setattr(results, "write_json", full_disk)
+    log = tmp_path / "run.log"
+    status, out, err = run_in_process(
+        [f"--data_dir={mnist_dir}", "--n_tasks=1", f"--log_file={log}",
+         f"--results={tmp_path / 'r.json'}", "--nocheckpoints"] + TINY, capsys)
+    lines = err.strip().splitlines()
+    assert status == 4 and len(lines) == 1, err
+    assert "nor the fallback" in lines[0] and "results-json" in lines[0]
+    assert f"stdout and {log}" in lines[0]
+    tag = logfmt.PREFIX + "results-json: "
+    for text in (out, log.read_text()):
+        line = [l for l in text.splitlines() if l.startswith(tag)]
+        assert len(line) == 1
+        got = json.loads(line[0][len(tag):])
+        assert got["complete"] is True and got["tasks_learned"] == 1
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full on this system")
+def test_log_file_on_a_full_disk(tmp_path, mnist_dir, capsys):
+    """/dev/full: every write fails with ENOSPC, a real full disk for the log."""
+    res = tmp_path / "r.json"
+    status, out, err = run_in_process(
+        [f"--data_dir={mnist_dir}", "--n_tasks=1", "--log_file=/dev/full",
+         f"--results={res}", "--nocheckpoints"] + TINY, capsys)
+    lines = err.strip().splitlines()
+    assert status == 4 and len(lines) == 1, err
+    assert "--log_file=/dev/full from line 1 on (no space left on device" in lines[0]
+    assert lines[0].endswith(f"the results are in {res}")
+    assert "TASK 1 TRAINING" in out and "avg_perf" in out  # stdout has every line
+    assert json.load(open(res))["complete"] is True
+
+
+def test_checkpoint_failure_warns_and_exits_4(tmp_path, mnist_dir, monkeypatch, capsys):
+    from den_tf import checkpoint
+
+    def full_disk(trainer, directory):
+        raise _enospc(os.path.join(directory, "task-%03d" % trainer.done))
+
+    monkeypatch.setattr(checkpoint, "save", full_disk)
+    ck, res = tmp_path / "ck", tmp_path / "r.json"
+    status, out, err = run_in_process(
+        [f"--data_dir={mnist_dir}", "--n_tasks=1", f"--log_file={tmp_path / 'run.log'}",
+         f"--results={res}", f"--checkpoint_dir={ck}"] + TINY, capsys)
+    lines = err.strip().splitlines()
+    assert status == 4 and len(lines) == 1, err
+    assert f"the checkpoint of task 1 in --checkpoint_dir={ck} (no space left" in lines[0]
+    assert lines[0].endswith(f"the results are in {res}")
+    assert out.count("warning: the checkpoint of task 1") == 1
+    assert json.load(open(res))["complete"] is True
+
+
+def test_a_later_checkpoint_replaces_a_failed_one():
+    """Checkpoint failures warn once; only the newest checkpoint matters for resuming, so
+    a failure that a later task's checkpoint supersedes is no loss."""
+    from den_tf import cli
+
+    class Log:
+        error = None
+        lines = []
+
+        def __call__(self, line):
+            self.lines.append(line)
+
+    def fail():
+        raise _enospc("/ck/task-001")
+
+    w = cli._Writes(Log(), "run.log", (OSError,))
+    w.where = "r.json"
+    w.checkpoint(fail, 1, "/ck")
+    w.checkpoint(fail, 2, "/ck")
+    assert len(w.log.lines) == 1 and "task 1" in w.log.lines[0]
+    w.checkpoint(lambda: None, 3, "/ck")
+    w.finish()  # no loss: no error
+    w.checkpoint(fail, 4, "/ck")
+    with pytest.raises(Exception, match="checkpoint of task 4") as e:
+        w.finish()
+    assert e.value.exit_code == 4
+
+
+def test_results_folder_removed_during_the_run_is_made_again(tmp_path, mnist_dir,
+                                                             monkeypatch, capsys):
+    """Removed after the results so far were written: the final write makes it again."""
+    from den_tf import results
+    real = results.write_json
+    res = tmp_path / "res" / "r.json"
+
+    def then_remove(out, path):
+        real(out, path)
+        if not out.get("complete"):
+            shutil.rmtree(res.parent)
+
+    monkeypatch.setattr(results, "write_json", then_remove)
+    status, out, err = run_in_process(
+        [f"--data_dir={mnist_dir}", "--n_tasks=1", f"--log_file={tmp_path / 'run.log'}",
+         f"--results={res}", "--nocheckpoints"] + TINY, capsys)
+    assert status == 0, err
+    assert json.load(open(res))["complete"] is True
+
+
+def test_results_folder_replaced_by_a_file_during_the_run(tmp_path, mnist_dir):
+    """A real run (subprocess): once task 2 starts, the results folder is removed and a
+    file takes its name. The run finishes, the results land in the fallback next to the
+    log, and the one error line names both; exit 4."""
+    res_dir, log = tmp_path / "res", tmp_path / "logs" / "run.log"
+    res = res_dir / "r.json"
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=ROOT)
+    p = subprocess.Popen(
+        [sys.executable, os.path.join(ROOT, "main.py"), f"--data_dir={mnist_dir}",
+         "--n_tasks=2", "--max_iter=5", "--train_seed=1", "--progress=off", "--nocheckpoints",
+         f"--log_file={log}", f"--results={res}"],
+        cwd=str(tmp_path), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    seen = []
+    for line in p.stdout:
+        seen.append(line)
+        if "TASK 2 TRAINING" in line:
+            shutil.rmtree(res_dir)
+            res_dir.write_text("not a folder\n")
+    stdout = "".join(seen)
+    err = p.stderr.read()
+    status = p.wait(timeout=600)
+    lines = err.strip().splitlines()
+    fallback = str(log) + ".results.json"
+    assert status == 4 and len(lines) == 1, err
+    assert lines[0].startswith("den_tf: error: the run finished, but could not write: ")
+    assert f"--results={res} ({res_dir} is a file, not a folder)" in lines[0]
+    assert lines[0].endswith(f"the results are in {fallback}")
+    got = json.load(open(fallback))
+    assert got["complete"] is True and got["tasks_learned"] == 2
+    assert "TASK 2 TRAINING" in stdout and f"results: {fallback}" in stdout
+    assert res_dir.read_text() == "not a folder\n"
+
+
+# ----------------------------------------------------------------------------- sweeps
+def test_sweep_out_folder_is_checked(tmp_path, capsys):
+    from den_tf import sweep
+    f = tmp_path / "taken"
+    f.write_text("")
+    assert sweep.main([f"--out={f}", "--grid=max_iter=5"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"den_tf.sweep: error: --out={f}: is a file, a folder is needed"]
