@@ -264,6 +264,16 @@ def load_mnist(data_dir: str, download: bool = True) -> MnistData:
 MNIST_HOST = "storage.googleapis.com"
 
 
+def cache_dir(name: str = "") -> str:
+    """den_tf's cache folder ($DEN_TF_CACHE, else $XDG_CACHE_HOME/den_tf, else
+    ~/.cache/den_tf), or its subfolder `name`: where MNIST is fetched when no folder is
+    given (the tests' last resort: `load_mnist(cache_dir("mnist"))`)."""
+    base = os.environ.get("DEN_TF_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"),
+        "den_tf")
+    return os.path.join(base, name) if name else base
+
+
 def _reachable(host: str, timeout: float = 5.0) -> bool:
     """Whether host:443 accepts a connection within `timeout` seconds."""
     import socket
