@@ -218,7 +218,9 @@ def main(argv=None) -> int:
         except LogError as e:
             print(f"compare_logs: error: {e}", file=sys.stderr)
             return 2
-        print(f"theirs: {a.theirs} (the original code's default run)")
+        rel = os.path.relpath(a.theirs)
+        print(f"theirs: {a.theirs if rel.startswith('..') else rel} (the original code's "
+              f"default run)")
     logs = []
     for path in (a.ours, a.theirs):
         try:
