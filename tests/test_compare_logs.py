@@ -70,4 +70,5 @@ def test_missing_bundled_logs_are_one_error_line(monkeypatch, tmp_path, capsys):
         compare_logs.original_logs_dir()
     assert compare_logs.main([str(ours)]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("compare_logs: error: the original's logs are missing") and err.count("\n") == 1
+    assert err.startswith("compare_logs: error: the original's logs are missing")
+    assert err.count("\n") == 1
