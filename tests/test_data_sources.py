@@ -59,7 +59,11 @@ def test_mnist_cached_by_an_earlier_fetch_is_used(alone, mnist_dir):
     assert conftest.find_mnist() == str(cache)
 
 
-def test_variables_come_first(alone, monkeypatch, mnist_dir, trace_dir):
+def test_the_mnist_variable_comes_first(alone, monkeypatch, mnist_dir):
     monkeypatch.setenv("DEN_TF_MNIST", mnist_dir)
+    assert conftest.find_mnist() == mnist_dir
+
+
+def test_the_trace_variable_comes_first(alone, monkeypatch, trace_dir):
     monkeypatch.setenv("DEN_TF_TRACE", trace_dir)
-    assert conftest.find_mnist() == mnist_dir and conftest.find_traces() == trace_dir
+    assert conftest.find_traces() == trace_dir
