@@ -9,7 +9,12 @@ setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
-    packages=find_packages(include=["den_tf", "den_tf.*"]),
+    # Only den_tf is installed (no top-level modules: main.py and flags.py are thin entry
+    # points of a checkout). The original's logs, kept once in logs/original, go into the
+    # package as den_tf/reference_logs (den_tf.compare_logs.original_logs_dir finds them).
+    packages=find_packages(include=["den_tf", "den_tf.*"]) + ["den_tf.reference_logs"],
+    package_dir={"den_tf.reference_logs": "logs/original"},
+    package_data={"den_tf.reference_logs": ["*.log", "*.wall_s", "README.md"]},
     install_requires=["tensorflow~=2.21.0", "numpy>=1.26,<3", "absl-py>=2.1",
                       "tensorflow-datasets>=4.9", "tensorboard~=2.21.0"],
     extras_require={"plot": ["matplotlib>=3.7"], "test": ["pytest>=8"]},

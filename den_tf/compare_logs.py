@@ -1,4 +1,8 @@
-"""Compare two DEN logs: `python -m den_tf.compare_logs OURS THEIRS [--tol 0.002]`.
+"""Compare two DEN logs: `python -m den_tf.compare_logs OURS [THEIRS] [--tol 0.002]`.
+
+THEIRS defaults to the original code's full default run, bundled with den_tf
+(`logs/original/den_tf1_default.log` in a checkout, `den_tf/reference_logs/` once
+installed; see `original_logs_dir`).
 
 Reads logs in the original's format (den_tf's, the original code's, and the variant whose
 shape lines read ` [*] task 1, shape of layer 1 : [784, 312]`); lines of den_tf's own
@@ -12,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import re
 import sys
 from typing import Dict, List, Optional
@@ -47,6 +52,28 @@ class TaskLog:
 
 class LogError(Exception):
     pass
+
+
+# The original's logs that ship with den_tf (logs/original/README.md: how they were made).
+ORIGINAL_DEFAULT_LOG = "den_tf1_default.log"
+
+
+def original_logs_dir() -> str:
+    """The folder of the original code's logs bundled with den_tf: `den_tf/reference_logs`
+    in an installed den_tf (setup.py ships `logs/original` there), else `logs/original`
+    beside the package in a checkout. Raises LogError when neither holds them."""
+    pkg = os.path.dirname(os.path.abspath(__file__))
+    places = [os.path.join(pkg, "reference_logs"),
+              os.path.join(os.path.dirname(pkg), "logs", "original")]
+    for d in places:
+        if os.path.isfile(os.path.join(d, ORIGINAL_DEFAULT_LOG)):
+            return d
+    raise LogError(f"the original's logs are missing (looked in {' and '.join(places)})")
+
+
+def original_log(name: str = ORIGINAL_DEFAULT_LOG) -> str:
+    """The path of one bundled log of the original, e.g. "den_tf1_max_iter200.log"."""
+    return os.path.join(original_logs_dir(), name)
 
 
 def parse(text: str) -> List[TaskLog]:
@@ -179,10 +206,21 @@ def compare(ours: List[TaskLog], theirs: List[TaskLog], tol: float, n_out: int =
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m den_tf.compare_logs", description=__doc__.split("\n")[0])
     p.add_argument("ours")
-    p.add_argument("theirs")
+    p.add_argument("theirs", nargs="?", default=None,
+                   help=f"the other log (default: the original's {ORIGINAL_DEFAULT_LOG}, "
+                        f"bundled with den_tf)")
     p.add_argument("--tol", type=float, default=0.002, help="largest AUROC difference allowed")
     p.add_argument("--n_classes", type=int, default=10, help="outputs per head (capacity)")
     a = p.parse_args(argv)
+    if a.theirs is None:
+        try:
+            a.theirs = original_log()
+        except LogError as e:
+            print(f"compare_logs: error: {e}", file=sys.stderr)
+            return 2
+        rel = os.path.relpath(a.theirs)
+        print(f"theirs: {a.theirs if rel.startswith('..') else rel} (the original code's "
+              f"default run)")
     logs = []
     for path in (a.ours, a.theirs):
         try:

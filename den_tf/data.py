@@ -5,7 +5,7 @@ The code lives in `den_tf.datasets` (`idx`: the MNIST-family IDX reader and TF1'
 """
 
 from den_tf.datasets.base import (PIXEL_SCALE, VALIDATION_SIZE, ImageData, MnistData,  # noqa: F401
-                                  Split, reachable, to_float)
+                                  Split, cache_dir, reachable, to_float)
 from den_tf.datasets.idx import (FILES, IMAGE_MAGIC, LABEL_MAGIC, MNIST_HOST,  # noqa: F401
                                  N_CLASSES, TFDS_FASHION_MNIST_URL, TFDS_MNIST_URL, _find,
                                  _open, _reachable, _to_split, load_fashion_mnist,

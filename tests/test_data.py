@@ -1,4 +1,5 @@
-"""The TF1 split, pixel values and task permutations on the real MNIST of ../shared."""
+"""The TF1 split, pixel values and task permutations on the real MNIST (tests/conftest.py
+says where it comes from)."""
 
 import gzip
 import os

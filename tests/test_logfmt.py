@@ -49,10 +49,10 @@ def test_formats_by_hand():
     assert logfmt.SPLIT == " [*] Split & Duplication"
 
 
-def test_the_spec_regexes_cover_the_original_logs(reference_dir):
+def test_the_spec_regexes_cover_the_original_logs(original_logs):
     """Sanity of the list above: every line the original printed matches it."""
-    for path in [os.path.join(reference_dir, "den_tf1_default.log"),
-                 os.path.join(reference_dir, "den_tf1_max_iter200.log")]:
+    for path in [os.path.join(original_logs, "den_tf1_default.log"),
+                 os.path.join(original_logs, "den_tf1_max_iter200.log")]:
         bad = [l for l in open(path).read().split("\n") if not spec_line(l)]
         assert bad == [], (path, bad[:3])
 

@@ -1,4 +1,5 @@
-"""Step-level equivalence with the recordings of the original code (../shared/trace).
+"""Step-level equivalence with the recordings of the original code ($DEN_TF_TRACE, else
+../shared/trace).
 
 Tolerances, and why:
 * Phase end values: every entry within 1e-3 and the mean absolute difference below

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import socket
 from typing import Tuple
 
@@ -116,3 +117,13 @@ def reachable(host: str, port: int = 443, timeout: float = 5.0) -> bool:
         return True
     except OSError:
         return False
+
+
+def cache_dir(name: str = "") -> str:
+    """den_tf's cache folder ($DEN_TF_CACHE, else $XDG_CACHE_HOME/den_tf, else
+    ~/.cache/den_tf), or its subfolder `name`: where MNIST is fetched when no folder is
+    given (the tests' last resort: `load_mnist(cache_dir("mnist"))`)."""
+    base = os.environ.get("DEN_TF_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"),
+        "den_tf")
+    return os.path.join(base, name) if name else base
