@@ -54,8 +54,7 @@ class SweepError(Exception):
     """A problem with the sweep's own arguments or folder (one line for the user)."""
 
 
-class Terminated(BaseException):
-    """SIGTERM reached the sweep."""
+Terminated = sweep_exec.Terminated  # SIGTERM reached the sweep
 
 
 # ----------------------------------------------------------------------------- the grid
@@ -465,6 +464,8 @@ def _main(argv) -> int:
                 jobs.append(sweep_exec.Job(name, folder, run_args(pt, fixed)))
         if kind == "ray":
             where = _start_ray(executor, a.ray) if jobs else "Ray (not started: nothing to run)"
+            signal.signal(signal.SIGTERM, _on_sigterm)  # ray.init put its own in place
+            sweep_exec.check_stop()
         else:
             where = (f"{executor.workers} local worker{'s' * (executor.workers > 1)}, "
                      f"{executor.threads} TensorFlow thread{'s' * (executor.threads > 1)} each")
@@ -523,7 +524,7 @@ def _read_json(path: str) -> dict:
 
 
 def _on_sigterm(signum, frame):
-    raise Terminated()
+    sweep_exec.STOP.set()  # the executor's loop raises Terminated within a second
 
 
 if __name__ == "__main__":

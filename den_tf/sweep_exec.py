@@ -10,6 +10,7 @@ shared filesystem; checkpoints stay on the node and are deleted with the folder.
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -59,7 +60,12 @@ def run_point(args: Sequence[str], folder: str, threads: Optional[int] = None,
         if on_start:
             on_start(proc)
         try:
-            status = proc.wait()
+            status = None
+            while status is None:  # in steps: a cancelled Ray task's exception gets in
+                try:
+                    status = proc.wait(timeout=1.0)
+                except subprocess.TimeoutExpired:
+                    pass
         except BaseException:
             proc.terminate()
             try:
@@ -84,6 +90,10 @@ def run_shipped(run_args: Sequence[str], threads: Optional[int], cwd: str) -> di
     run_point's dict plus "host" and "files" ({name: bytes} of SHIPPED_FILES present).
     The run starts in `cwd` (the sweep's working directory) when this node has it, so
     relative paths such as --data_dir work on a shared filesystem; else in the folder."""
+    if threading.current_thread() is threading.main_thread():
+        # Ray cancels a task by interrupting it (KeyboardInterrupt); a worker that
+        # inherited SIGINT ignored (a sweep started with nohup or `&`) would not notice.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     with tempfile.TemporaryDirectory(prefix="den_tf_sweep_") as tmp:
         here = cwd if os.path.isdir(cwd) else tmp
         r = run_point(list(run_args) + managed_args(tmp), tmp, threads, cwd=here)
@@ -98,6 +108,20 @@ def run_shipped(run_args: Sequence[str], threads: Optional[int], cwd: str) -> di
 
 
 # ----------------------------------------------------------------------------- executors
+class Terminated(BaseException):
+    """The sweep was asked to stop (SIGTERM): raised by the executors' loops."""
+
+
+# Set by the sweep's SIGTERM handler; the executors' loops look at it every second (a
+# handler that raised could do so inside Ray's C++ waits, which do not pass it on).
+STOP = threading.Event()
+
+
+def check_stop() -> None:
+    if STOP.is_set():
+        raise Terminated()
+
+
 class Job:
     """One point to run: its folder name, folder and arguments (without the managed ones)."""
 
@@ -142,6 +166,7 @@ class LocalExecutor:
         try:
             while pending:
                 done, pending = wait(pending, timeout=1.0, return_when=FIRST_COMPLETED)
+                check_stop()
                 for f in sorted(done, key=order.get):
                     try:
                         r = f.result()
@@ -213,6 +238,7 @@ class RayExecutor:
                     job = todo.pop(0)
                     running[task.remote(job.run_args, self.threads, cwd)] = job
                 done, _ = ray.wait(list(running), num_returns=1, timeout=1.0)
+                check_stop()
                 for ref in done:
                     job = running.pop(ref)
                     try:
@@ -222,5 +248,8 @@ class RayExecutor:
                         r = {"status": -1, "wall_s": 0.0, "error": f"Ray: {first}"}
                     on_done(job, r)
         finally:
-            for ref in running:
+            refs = list(running)
+            for ref in refs:
                 ray.cancel(ref)  # KeyboardInterrupt in the task: run_point stops its run
+            if refs:  # and the task removes its temporary folder before Ray shuts down
+                ray.wait(refs, num_returns=len(refs), timeout=20)

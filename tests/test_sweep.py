@@ -200,8 +200,37 @@ def test_ray_local_gives_the_same_results(local_sweep, tmp_path):
     assert len(ray_rep["groups"]) == 2
 
 
-def test_killed_sweep_reruns_what_is_left_and_the_lock_refuses_a_second(local_sweep,
-                                                                        tmp_path):
+def _runs_of(out):
+    """Pids of the den_tf.cli processes writing into `out` (Linux /proc)."""
+    pids = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmd = f.read().decode(errors="replace")
+        except OSError:
+            continue
+        if "den_tf.cli" in cmd and out in cmd:
+            pids.append(int(pid))
+    return pids
+
+
+def _start_until_running(cmd, cwd, log):
+    """Starts a sweep in its own process group; returns once `log` (its point's run.log:
+    the run is training) exists."""
+    proc = subprocess.Popen(cmd, cwd=cwd, env=_env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.time() + 300
+    while not os.path.exists(log):
+        if proc.poll() is not None or time.time() > deadline:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+            pytest.fail("the sweep did not start its run: " + "".join(proc.communicate()))
+        time.sleep(0.1)
+    return proc
+
+
+def test_stopped_and_killed_sweeps_rerun_what_is_left_and_the_lock_refuses_a_second(
+        local_sweep, tmp_path):
     out = str(tmp_path / "kill")
     shutil.copytree(local_sweep["out"], out)
     redo = NAMES[3]
@@ -209,32 +238,42 @@ def test_killed_sweep_reruns_what_is_left_and_the_lock_refuses_a_second(local_sw
     kept = mtimes(out, NAMES[:3])
     args = [f"--out={out}", "--workers=1", f"--data_dir={local_sweep['mnist']}"] + GRID + TINY
     cmd = [sys.executable, "-m", "den_tf.sweep"] + args
-    first = subprocess.Popen(cmd, cwd=str(tmp_path), env=_env(), stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True, start_new_session=True)
     lock = os.path.join(out, sweep.LOCK_FILE)
     log = os.path.join(out, redo, "run.log")
+
+    # SIGTERM to the sweep alone: it stops its run, frees the lock, says what is left
+    first = _start_until_running(cmd, str(tmp_path), log)
     try:
-        deadline = time.time() + 300
-        while not os.path.exists(log):  # the point's run has started training
-            assert first.poll() is None and time.time() < deadline, first.communicate()
-            time.sleep(0.1)
         second = run_sweep(args, cwd=str(tmp_path))
         assert second.returncode == 2
         err = second.stderr.strip().splitlines()
         assert len(err) == 1 and err[0].startswith("den_tf.sweep: error: ")
         assert f"in use by another sweep (pid {first.pid} on " in err[0]
-        os.killpg(first.pid, signal.SIGKILL)  # the sweep and its run, mid-run
+        assert _runs_of(out)
+        first.send_signal(signal.SIGTERM)
+        _, stderr = first.communicate(timeout=60)
     finally:
         if first.poll() is None:
             os.killpg(first.pid, signal.SIGKILL)
-        first.communicate()
+            first.communicate()
+    assert first.returncode == 143, stderr
+    assert stderr.strip().splitlines()[-1] == (
+        "den_tf.sweep: terminated: 3 of 4 points done; rerun the same command to finish "
+        "the others")
+    assert not os.path.exists(lock) and not _runs_of(out)
+
+    # SIGKILL to the process group, mid-run: the lock stays behind, stale
+    os.remove(log)
+    killed = _start_until_running(cmd, str(tmp_path), log)
+    os.killpg(killed.pid, signal.SIGKILL)
+    killed.communicate()
     assert not sweep.is_complete(os.path.join(out, redo))
     with open(lock) as f:
-        assert json.load(f)["pid"] == first.pid  # left behind: stale
+        assert json.load(f)["pid"] == killed.pid
 
     p = run_sweep(args, cwd=str(tmp_path))
     assert p.returncode == 0, p.stdout + p.stderr
-    assert f"took over the stale lock of pid {first.pid} (no longer running)" in p.stderr
+    assert f"took over the stale lock of pid {killed.pid} (no longer running)" in p.stderr
     assert "4 points, 3 already complete, 1 to run" in p.stdout
     assert figures(results(out, redo)) == figures(results(local_sweep["out"], redo))
     assert mtimes(out, NAMES[:3]) == kept
