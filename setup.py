@@ -17,6 +17,6 @@ setup(
     package_data={"den_tf.reference_logs": ["*.log", "*.wall_s", "README.md"]},
     install_requires=["tensorflow~=2.21.0", "numpy>=1.26,<3", "absl-py>=2.1",
                       "tensorflow-datasets>=4.9", "tensorboard~=2.21.0"],
-    extras_require={"plot": ["matplotlib>=3.7"], "test": ["pytest>=8"]},
+    extras_require={"plot": ["matplotlib>=3.7"], "test": ["pytest>=8"], "ray": ["ray>=2.40"]},
     entry_points={"console_scripts": ["den-tf=den_tf.cli:cli"]},
 )

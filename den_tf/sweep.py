@@ -8,12 +8,22 @@ split on commas, or on `|` when it holds one (`--grid="paper=|Q4,Q6|all"`); an e
 value leaves that flag at its default. Each point runs `python -m den_tf.cli` with its
 flags, in a folder of its own under `--out` (default `logs/sweeps/NAME`) named after
 the point's grid values (`prox_order=gl_only__train_seed=1`), holding `point.json` (the
-point's flags and full argument list), `run.log`, `results.json`, `stdout.txt` and
-`stderr.txt`.
+point's flags and full argument list), `run.log`, `results.json`, `stdout.txt`,
+`stderr.txt`, `status.json` (exit status, error line, wall time, host) and `checkpoints/`.
+`sweep.json` at the top holds the grid, the fixed flags and the points.
+
+Runs go to local worker processes (`--workers`, default: as many as the cores and the
+memory hold; each run's TensorFlow gets its share of the cores, `--threads`), or with
+`--ray=ADDRESS|auto|local` to Ray tasks (`--cpus_per_run`, `--gpus_per_run`; Ray is an
+optional extra, `pip install den_tf[ray]`). `--ray=local` starts an in-process Ray on
+127.0.0.1 without dashboard or usage statistics.
 
 A point whose `results.json` says `"complete": true` is skipped on a rerun, so a killed
-sweep reruns only what did not finish. The sweep launches runs the way a user would, and
-is never imported by the library.
+sweep reruns only what did not finish; a failed point is reported with its error line and
+the others go on (exit status 1 names the failed points). A lock file (`sweep.lock`)
+keeps a second sweep out of the same folder. At the end, and with `--report` alone, the
+report (`report.md`, `report.json`, `report.png`: den_tf.sweep_report) is written. The
+sweep launches runs the way a user would, and is never imported by the library.
 """
 
 from __future__ import annotations
@@ -21,18 +31,30 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import math
 import os
-import subprocess
+import signal
+import socket
 import sys
 import time
 from typing import Dict, List, Optional, Sequence
 
-SEED_FLAGS = ("train_seed", "task_seed", "seed")
-DEFAULT_VALUE = "default"  # how an empty grid value (the flag's default) is named
+from den_tf import sweep_exec, sweep_report
+from den_tf.sweep_report import DEFAULT_VALUE, SEED_FLAGS  # noqa: F401 (re-exported)
+
+LOCK_FILE = "sweep.lock"
+SWEEP_FILE = sweep_report.SWEEP_FILE
+# Memory one run may take: peak RSS of the full default run is 1.4-1.7 GiB (README, Speed).
+PER_RUN_MEMORY = 2 * 1024 ** 3
+SWEEP_OPTIONS = ("name", "out", "grid", "workers", "threads", "ray", "cpus_per_run",
+                 "gpus_per_run", "report")
 
 
 class SweepError(Exception):
     """A problem with the sweep's own arguments or folder (one line for the user)."""
+
+
+Terminated = sweep_exec.Terminated  # SIGTERM reached the sweep
 
 
 # ----------------------------------------------------------------------------- the grid
@@ -72,13 +94,14 @@ def point_name(point: Dict[str, str]) -> str:
     return "__".join(parts) if parts else "run"
 
 
+def run_args(point: Dict[str, str], fixed: Sequence[str]) -> List[str]:
+    """The flags that make a point's run: the fixed ones, then the point's grid values."""
+    return list(fixed) + [f"--{k}={v}" for k, v in point.items() if v != ""]
+
+
 def point_args(point: Dict[str, str], fixed: Sequence[str], folder: str) -> List[str]:
-    """The command-line arguments of one point's run."""
-    args = list(fixed) + [f"--{k}={v}" for k, v in point.items() if v != ""]
-    return args + [f"--log_file={os.path.join(folder, 'run.log')}",
-                   f"--results={os.path.join(folder, 'results.json')}",
-                   f"--checkpoint_dir={os.path.join(folder, 'checkpoints')}",
-                   "--progress=off"]
+    """The command-line arguments of one point's run (as point.json records them)."""
+    return run_args(point, fixed) + sweep_exec.managed_args(folder)
 
 
 def is_complete(folder: str) -> bool:
@@ -86,70 +109,422 @@ def is_complete(folder: str) -> bool:
     try:
         with open(os.path.join(folder, "results.json")) as f:
             return json.load(f).get("complete") is True
-    except (OSError, ValueError):
+    except (OSError, ValueError, AttributeError):
         return False
 
 
-# ----------------------------------------------------------------------------- one run
-def run_point(args: List[str], folder: str, threads: Optional[int] = None,
-              env: Optional[dict] = None) -> dict:
-    """Runs `python -m den_tf.cli ARGS` with its output in `folder`; returns what happened:
-    {"status": exit status, "wall_s": seconds, "error": last stderr line or ""}."""
-    os.makedirs(folder, exist_ok=True)
-    run_env = dict(os.environ if env is None else env, TF_CPP_MIN_LOG_LEVEL="2")
-    if threads:
-        args = list(args) + [f"--threads={threads}"]
-    start = time.perf_counter()
-    with open(os.path.join(folder, "stdout.txt"), "w") as out, \
-            open(os.path.join(folder, "stderr.txt"), "w") as err:
-        status = subprocess.call([sys.executable, "-m", "den_tf.cli"] + list(args),
-                                 stdout=out, stderr=err, env=run_env)
-    wall = time.perf_counter() - start
-    error = ""
-    if status != 0:
-        with open(os.path.join(folder, "stderr.txt")) as f:
-            lines = [l for l in f.read().splitlines() if l.strip()]
-        error = lines[-1] if lines else f"exit status {status}"
-    return {"status": status, "wall_s": wall, "error": error}
+def flag_names(args: Sequence[str]) -> List[str]:
+    """The flag names in an argument list (`--name=v`, `--name v`, `--noname`)."""
+    names = []
+    for a in args:
+        if a.startswith("-") and len(a) > 1 and not _is_number(a):
+            n = a.lstrip("-").split("=", 1)[0]
+            names.append(n)
+            if n.startswith("no") and "=" not in a:
+                names.append(n[2:])
+    return names
+
+
+def _is_number(s: str) -> bool:
+    try:
+        float(s)
+        return True
+    except ValueError:
+        return False
+
+
+def _defining(args: Sequence[str]) -> List[str]:
+    """The arguments that define a run's figures: all but where its outputs go."""
+    return sorted(a for a in args
+                  if a.lstrip("-").split("=", 1)[0] not in sweep_exec.MANAGED_FLAGS)
+
+
+# ----------------------------------------------------------------------------- the folder
+def check_out(out: str) -> None:
+    """--out must be a folder this process can create and write."""
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise SweepError(f"--out={out}: exists and is not a folder")
+    try:
+        os.makedirs(out, exist_ok=True)
+    except OSError as e:
+        raise SweepError(f"--out={out}: cannot create the folder ({e.strerror})") from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise SweepError(f"--out={out}: the folder is not writable")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except (OverflowError, ValueError):
+        return False
+    return True
+
+
+def _read_lock(path: str) -> Optional[dict]:
+    try:
+        with open(path) as f:
+            d = json.load(f)
+        return d if isinstance(d, dict) and isinstance(d.get("pid"), int) else None
+    except (OSError, ValueError):
+        return None
+
+
+class Lock:
+    """`OUT/sweep.lock`, created with O_EXCL, holding {"pid", "host", "started"}. A lock of
+    a process that no longer runs on this host is stale: it is taken over, with a note."""
+
+    def __init__(self, out: str):
+        self.path = os.path.join(out, LOCK_FILE)
+        self.held = False
+
+    def acquire(self) -> str:
+        """Takes the lock; returns a note ("" or the stale lock taken over); raises
+        SweepError when another live sweep holds it."""
+        me = {"pid": os.getpid(), "host": socket.gethostname(),
+              "started": time.strftime("%Y-%m-%d %H:%M:%S")}
+        note = ""
+        for _ in range(5):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                holder = _read_lock(self.path)
+                if holder is None:  # being written this instant, or left empty by a crash
+                    time.sleep(0.5)
+                    holder = _read_lock(self.path)
+                if holder is None:
+                    stale = "an unreadable lock"
+                elif holder.get("host") == me["host"] and not _pid_alive(holder["pid"]):
+                    stale = f"the stale lock of pid {holder['pid']} (no longer running)"
+                else:
+                    raise SweepError(
+                        f"{os.path.dirname(self.path)} is in use by another sweep (pid "
+                        f"{holder['pid']} on {holder.get('host')}, since "
+                        f"{holder.get('started')}); if it is gone, remove {self.path}")
+                if _read_lock(self.path) != holder:  # changed meanwhile: look again
+                    continue
+                try:
+                    os.unlink(self.path)
+                except FileNotFoundError:
+                    pass
+                note = f"took over {stale}: {self.path}"
+                continue
+            with os.fdopen(fd, "w") as f:
+                json.dump(me, f)
+            self.held = True
+            return note
+        raise SweepError(f"could not take the lock {self.path}")
+
+    def release(self) -> None:
+        if self.held and (_read_lock(self.path) or {}).get("pid") == os.getpid():
+            os.unlink(self.path)
+        self.held = False
+
+
+def _write_json(path: str, data: dict) -> None:
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "w") as f:
+        json.dump(data, f, indent=1)
+    os.replace(tmp, path)
+
+
+def _write_bytes(path: str, data: bytes) -> None:
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "wb") as f:
+        f.write(data)
+    os.replace(tmp, path)
+
+
+def clear_point(folder: str) -> None:
+    """Removes what an earlier, unfinished run of the point left (it starts afresh)."""
+    import shutil
+    for name in sweep_exec.SHIPPED_FILES + ("status.json",):
+        try:
+            os.remove(os.path.join(folder, name))
+        except FileNotFoundError:
+            pass
+    shutil.rmtree(os.path.join(folder, "checkpoints"), ignore_errors=True)
+
+
+# ----------------------------------------------------------------------------- resources
+def cpu_count() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:
+        return max(1, os.cpu_count() or 1)
+
+
+def available_memory() -> Optional[int]:
+    """Bytes of memory available to new processes (Linux MemAvailable), or None."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def default_workers(threads_per_run: int = 1, cores: Optional[int] = None,
+                    memory: Optional[int] = None) -> int:
+    """As many runs as the cores (threads_per_run each) and the memory (PER_RUN_MEMORY
+    each) hold, at least 1."""
+    cores = cpu_count() if cores is None else cores
+    memory = available_memory() if memory is None else memory
+    n = cores // max(1, threads_per_run)
+    if memory is not None:
+        n = min(n, memory // PER_RUN_MEMORY)
+    return max(1, int(n))
+
+
+# ----------------------------------------------------------------------------- progress
+def duration(seconds: float) -> str:
+    s = int(round(seconds))
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60:02d} s"
+    return f"{s // 3600} h {s % 3600 // 60:02d} min"
+
+
+class Progress:
+    """One line per finished point, with done/total and an ETA from this session's pace."""
+
+    def __init__(self, total: int, done: int, executor: str):
+        self.total, self.done, self.executor = total, done, executor
+        self.finished, self.start = 0, time.monotonic()
+        self.failed: List[tuple] = []
+
+    def point_done(self, job, r: dict) -> None:
+        folder = job.folder
+        if "files" in r:  # a Ray task: its files come back with it; results.json last
+            files = r.pop("files")
+            for name in sorted(files, key=lambda n: n == "results.json"):
+                _write_bytes(os.path.join(folder, name), files[name])
+        complete = is_complete(folder)
+        ok = r["status"] == 0 and complete
+        if r["status"] == 0 and not complete:
+            r["error"] = "exit status 0 but results.json is not complete"
+        status = {"ok": ok, "status": r["status"], "error": r.get("error", ""),
+                  "wall_s": r["wall_s"], "host": r.get("host", ""),
+                  "executor": self.executor, "finished": time.strftime("%Y-%m-%d %H:%M:%S")}
+        _write_json(os.path.join(folder, "status.json"), status)
+        self.done += 1
+        self.finished += 1
+        left = self.total - self.done
+        eta = (time.monotonic() - self.start) / self.finished * left
+        with open(os.path.join(folder, "point.json")) as f:
+            flags = " ".join(f"{k}={v if v != '' else DEFAULT_VALUE}"
+                             for k, v in json.load(f)["flags"].items())
+        if ok:
+            with open(os.path.join(folder, "results.json")) as f:
+                avg = json.load(f).get("final_avg_perf")
+            what = f"ok, final avg_perf {avg:.4f}" if avg is not None else "ok"
+        else:
+            what = f"FAILED ({r['error']})"
+            self.failed.append((job.name, r["error"]))
+        print(f"[{self.done}/{self.total}] {job.name} ({flags}): {what}, "
+              f"{duration(r['wall_s'])}" + (f"; ETA {duration(eta)}" if left else ""),
+              flush=True)
 
 
 # ----------------------------------------------------------------------------- command line
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, status 2
+        raise SweepError(message)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="python -m den_tf.sweep", allow_abbrev=False,
+                                description=__doc__.split("\n\n")[0],
+                                epilog="Any other flag is passed to every run (python -m "
+                                       "den_tf.cli --help lists them).")
+    p.add_argument("--name", default="sweep", help="Name of the sweep (default folder).")
+    p.add_argument("--out", default=None, help="Folder of the sweep (default: "
+                   "logs/sweeps/NAME).")
+    p.add_argument("--grid", action="append", default=[], metavar="FLAG=V1,V2",
+                   help="A flag and its values (repeat for more flags).")
+    p.add_argument("--workers", type=int, default=None, help="Runs at once (default: as "
+                   "many as the cores and the memory hold; with --ray: tasks in flight, "
+                   "default all; with --ray=local also Ray's CPUs: workers x cpus_per_run).")
+    p.add_argument("--threads", type=int, default=None, help="TensorFlow threads per run "
+                   "(default: cores // workers; with --ray: cpus_per_run).")
+    p.add_argument("--ray", default=None, metavar="ADDRESS|auto|local",
+                   help="Run each point as a Ray task (pip install 'den_tf[ray]').")
+    p.add_argument("--cpus_per_run", type=float, default=None, help="With --ray: CPUs per "
+                   "task (default 1).")
+    p.add_argument("--gpus_per_run", type=float, default=None, help="With --ray: GPUs per "
+                   "task (default 0).")
+    p.add_argument("--report", action="store_true", help="Only write the report of --out.")
+    return p
+
+
+def _say(message: str) -> None:
+    print(f"den_tf.sweep: {message}", file=sys.stderr, flush=True)
+
+
+def _report(out: str) -> str:
+    r = sweep_report.write_report(out)
+    fig = "report.png" if r["figure"] else r["figure_note"]
+    return (f"report: {os.path.join(out, 'report.md')}, report.json, {fig} "
+            f"({r['complete']} complete run{'s' * (r['complete'] != 1)} in {len(r['groups'])} "
+            f"group{'s' * (len(r['groups']) != 1)}, "
+            f"{len(r['incomplete'])} not complete)")
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m den_tf.sweep", description=__doc__.split("\n\n")[0])
-    p.add_argument("--name", default="sweep")
-    p.add_argument("--out", default=None)
-    p.add_argument("--grid", action="append", default=[])
-    p.add_argument("--workers", type=int, default=1)
-    p.add_argument("--threads", type=int, default=None)
-    a, fixed = p.parse_known_args(argv)
-    out = a.out or os.path.join("logs", "sweeps", a.name)
     try:
-        todo = points(parse_grid(a.grid))
+        return _main(argv)
     except SweepError as e:
-        print(f"den_tf.sweep: error: {e}", file=sys.stderr)
+        _say(f"error: {e}")
         return 2
-    try:  # issue 9: the sweep's folder is checked before any run
-        from den_tf.errors import ConfigError
-        from den_tf.outputs import check_dir_output
-        check_dir_output("out", out, make=True)
-    except ConfigError as e:
-        print(f"den_tf.sweep: error: {e}", file=sys.stderr)
-        return 2
-    done = 0
-    for pt in todo:
-        folder = os.path.join(out, point_name(pt))
-        if is_complete(folder):
-            done += 1
-            continue
-        args = point_args(pt, fixed, folder)
-        os.makedirs(folder, exist_ok=True)
-        with open(os.path.join(folder, "point.json"), "w") as f:
-            json.dump({"flags": pt, "args": args}, f, indent=1)
-        r = run_point(args, folder, a.threads)
-        done += 1
-        print(f"[{done}/{len(todo)}] {point_name(pt)}: status {r['status']}, "
-              f"{r['wall_s']:.0f} s {r['error']}", flush=True)
+
+
+def _main(argv) -> int:
+    a, fixed = _parser().parse_known_args(argv)
+    out = a.out or os.path.join("logs", "sweeps", a.name)
+    if a.report:
+        if not os.path.isdir(out):
+            raise SweepError(f"--out={out}: no such folder")
+        if not any(os.path.isfile(os.path.join(out, n, "point.json")) for n in os.listdir(out)):
+            raise SweepError(f"--out={out}: no sweep points in it")
+        print(_report(out), flush=True)
+        return 0
+
+    grid = parse_grid(a.grid)
+    fixed_names = flag_names(fixed)
+    for n in fixed_names:
+        if n in sweep_exec.MANAGED_FLAGS:
+            raise SweepError(f"--{n}: set by the sweep for every point (outputs go to --out)")
+    for n, _ in grid:
+        if n in sweep_exec.MANAGED_FLAGS or n in SWEEP_OPTIONS:
+            raise SweepError(f"--grid={n}=...: {n} cannot be swept")
+        if n in fixed_names:
+            raise SweepError(f"--{n} is both in the grid and fixed")
+    if a.workers is not None and a.workers < 1:
+        raise SweepError(f"--workers={a.workers}: must be at least 1")
+    if a.threads is not None and a.threads < 1:
+        raise SweepError(f"--threads={a.threads}: must be at least 1")
+    if a.ray is None and (a.cpus_per_run is not None or a.gpus_per_run is not None):
+        raise SweepError("--cpus_per_run and --gpus_per_run: only with --ray (local runs "
+                         "use --workers and --threads)")
+    cpus = 1.0 if a.cpus_per_run is None else a.cpus_per_run
+    gpus = 0.0 if a.gpus_per_run is None else a.gpus_per_run
+    if cpus <= 0 or gpus < 0:
+        raise SweepError("--cpus_per_run must be > 0 and --gpus_per_run >= 0")
+
+    todo = points(grid)
+    names = [point_name(pt) for pt in todo]
+    if len(set(names)) != len(names):
+        dup = next(n for n in names if names.count(n) > 1)
+        raise SweepError(f"two points share the folder name {dup} (values differing only "
+                         f"in '/' or ',')")
+
+    if a.ray is not None:
+        try:
+            executor = sweep_exec.RayExecutor(
+                a.ray, cpus, gpus, a.threads or max(1, int(cpus)),
+                local_cpus=(math.ceil(a.workers * cpus) if a.workers else None),
+                in_flight=a.workers)
+        except ImportError:
+            raise SweepError(sweep_exec.RAY_INSTALL) from None
+        kind = "ray"
+    else:
+        workers = a.workers or default_workers(a.threads or 1)
+        threads = a.threads or max(1, cpu_count() // workers)
+        executor = sweep_exec.LocalExecutor(workers, threads)
+        kind = "local"
+
+    check_out(out)
+    lock = Lock(out)
+    note = lock.acquire()
+    if note:
+        _say(f"note: {note}")
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    progress = None
+    try:
+        jobs, skipped = [], 0
+        for pt, name in zip(todo, names):
+            folder = os.path.join(out, name)
+            if is_complete(folder):
+                stored = _read_json(os.path.join(folder, "point.json")).get("args")
+                if stored is not None and _defining(stored) != _defining(run_args(pt, fixed)):
+                    raise SweepError(
+                        f"{folder} was run with other flags ({' '.join(_defining(stored))}); "
+                        f"use another --out, or remove that folder to rerun it")
+                skipped += 1
+            else:
+                jobs.append(sweep_exec.Job(name, folder, run_args(pt, fixed)))
+        if kind == "ray":
+            where = _start_ray(executor, a.ray) if jobs else "Ray (not started: nothing to run)"
+            signal.signal(signal.SIGTERM, _on_sigterm)  # ray.init put its own in place
+            sweep_exec.check_stop()
+        else:
+            where = (f"{executor.workers} local worker{'s' * (executor.workers > 1)}, "
+                     f"{executor.threads} TensorFlow thread{'s' * (executor.threads > 1)} each")
+        sweep = _read_json(os.path.join(out, SWEEP_FILE))
+        known = [n for n in sweep.get("points", []) if n not in names]
+        _write_json(os.path.join(out, SWEEP_FILE), {
+            "name": a.name, "grid": [[n, v] for n, v in grid], "fixed": list(fixed),
+            "seed_flags": list(SEED_FLAGS), "points": names + known,
+            "updated": time.strftime("%Y-%m-%d %H:%M:%S")})
+        for job in jobs:
+            os.makedirs(job.folder, exist_ok=True)
+            clear_point(job.folder)
+            _write_json(os.path.join(job.folder, "point.json"), {
+                "flags": todo[names.index(job.name)],
+                "args": job.run_args + sweep_exec.managed_args(job.folder)})
+
+        print(f"sweep {out}: {len(todo)} point{'s' * (len(todo) != 1)}, {skipped} already "
+              f"complete, {len(jobs)} to run on {where}", flush=True)
+        progress = Progress(len(todo), skipped, kind)
+        executor.run(jobs, progress.point_done)
+        print(_report(out), flush=True)
+    except (KeyboardInterrupt, Terminated) as e:
+        done = progress.done if progress else 0
+        _say(f"{'terminated' if isinstance(e, Terminated) else 'interrupted'}: {done} of "
+             f"{len(todo)} points done; rerun the same command to finish the others")
+        return 143 if isinstance(e, Terminated) else 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        if kind == "ray":
+            executor.stop()
+        lock.release()
+
+    if progress.failed:
+        _say(f"{len(progress.failed)} of {len(todo)} points failed: "
+             + "; ".join(f"{n}: {err}" for n, err in progress.failed)
+             + " (rerun the same command to retry them)")
+        return 1
     return 0
+
+
+def _start_ray(executor, address: str) -> str:
+    try:
+        return executor.start()
+    except Exception as e:  # cannot start or reach it: one line
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise SweepError(f"--ray={address}: {type(e).__name__}: {first}") from None
+
+
+def _read_json(path: str) -> dict:
+    try:
+        with open(path) as f:
+            d = json.load(f)
+        return d if isinstance(d, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def _on_sigterm(signum, frame):
+    sweep_exec.STOP.set()  # the executor's loop raises Terminated within a second
 
 
 if __name__ == "__main__":
