@@ -1,4 +1,5 @@
-"""Compare two DEN logs: `python -m den_tf.compare_logs OURS [THEIRS] [--tol 0.002]`.
+"""Compare two DEN logs: `python -m den_tf.compare_logs OURS [THEIRS] [--tol 0.002]`;
+or summarise several: `python -m den_tf.compare_logs --summary LOG [LOG ...]`.
 
 THEIRS defaults to the original code's full default run, bundled with den_tf
 (`logs/original/den_tf1_default.log` in a checkout, `den_tf/reference_logs/` once
@@ -203,7 +204,60 @@ def compare(ours: List[TaskLog], theirs: List[TaskLog], tol: float, n_out: int =
     return status
 
 
+SUMMARY_COLUMNS = ("final avg_perf", "AUROC T2..T", "test CE", "test CE T2..T",
+                   "units added", "final sizes", "capacity")
+
+
+def summary(tasks: List[TaskLog], n_out: int = 10) -> dict:
+    """One run's figures: final avg_perf; mean AUROC after the last task of tasks 2..T
+    (the tasks that went through selective retraining, expansion and split); mean test CE
+    (`nn_test_loss` right after each task) over all tasks and over tasks 2..T; units added
+    over the run (the sum of every "Total expansions" list); final hidden sizes; capacity."""
+    last = tasks[-1]
+    later = [last.evals[j] for j in sorted(last.evals) if j > 1]
+    ce = [t.test_loss for t in tasks if t.test_loss is not None]
+    return {
+        "final avg_perf": last.avg_perf,
+        "AUROC T2..T": sum(later) / len(later) if later else None,
+        "test CE": sum(ce) / len(ce) if ce else None,
+        "test CE T2..T": (sum(ce[1:]) / len(ce[1:])) if len(ce) > 1 else None,
+        "units added": sum(sum(t.total or []) for t in tasks),
+        "final sizes": last.sizes,
+        "capacity": capacity(tasks, n_out),
+    }
+
+
+def summary_table(named: List[tuple], n_out: int = 10, out=None) -> None:
+    """Prints one row per (name, tasks) and, for two or more logs, their mean and sample
+    standard deviation (ddof=1)."""
+    import numpy as np
+    out = out or sys.stdout
+    rows = [(name, summary(tasks, n_out)) for name, tasks in named]
+    fmt = {"final avg_perf": "%.4f", "AUROC T2..T": "%.5f", "test CE": "%.4f",
+           "test CE T2..T": "%.4f", "units added": "%d", "capacity": "%.3fx"}
+    print("| log | " + " | ".join(SUMMARY_COLUMNS) + " |", file=out)
+    print("|" + " --- |" * (len(SUMMARY_COLUMNS) + 1), file=out)
+    for name, r in rows:
+        cells = [("-" if r[c] is None else ",".join(map(str, r[c]))) if c == "final sizes"
+                 else _f(r[c], fmt[c]) for c in SUMMARY_COLUMNS]
+        print(f"| {name} | " + " | ".join(cells) + " |", file=out)
+    if len(rows) > 1:
+        cells = []
+        for c in SUMMARY_COLUMNS:
+            vals = [r[c] for _, r in rows if r[c] is not None and c != "final sizes"]
+            if c == "final sizes" or len(vals) < 2:
+                cells.append("")
+                continue
+            sd = fmt[c].replace("x", "").replace("%d", "%.1f")
+            cells.append(f"{fmt[c].replace('%d', '%.1f') % np.mean(vals)} ± "
+                         f"{sd % np.std(vals, ddof=1)}")
+        print(f"| mean ± sd ({len(rows)} logs) | " + " | ".join(cells) + " |", file=out)
+
+
 def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "--summary":
+        return summary_main(argv[1:])
     p = argparse.ArgumentParser(prog="python -m den_tf.compare_logs", description=__doc__.split("\n")[0])
     p.add_argument("ours")
     p.add_argument("theirs", nargs="?", default=None,
@@ -235,6 +289,31 @@ def main(argv=None) -> int:
             return 2
         logs.append(parsed)
     return compare(logs[0], logs[1], a.tol, a.n_classes)
+
+
+def summary_main(argv) -> int:
+    """`python -m den_tf.compare_logs --summary LOG [LOG ...]`: the summary table."""
+    p = argparse.ArgumentParser(prog="python -m den_tf.compare_logs --summary",
+                                description="One row of figures per DEN log (ours or the "
+                                            "original's), and their mean.")
+    p.add_argument("logs", nargs="+")
+    p.add_argument("--n_classes", type=int, default=10, help="outputs per head (capacity)")
+    a = p.parse_args(argv)
+    named = []
+    for path in a.logs:
+        try:
+            with open(path, encoding="utf-8", errors="replace") as f:
+                parsed = parse(f.read())
+        except OSError as e:
+            print(f"compare_logs: error: {path}: {e.strerror}", file=sys.stderr)
+            return 2
+        if not parsed:
+            print(f"compare_logs: error: {path}: no task found (not a DEN log?)",
+                  file=sys.stderr)
+            return 2
+        named.append((path, parsed))
+    summary_table(named, a.n_classes)
+    return 0
 
 
 if __name__ == "__main__":
