@@ -40,13 +40,18 @@ def n_hidden(z) -> int:
 
 
 def trace_config(z, **overrides) -> DENConfig:
-    """The DENConfig of the recorded run (its flags, its number of tasks)."""
+    """The DENConfig of the recorded run (its flags, its number of tasks; Q14's order
+    L1 then group lasso)."""
     f = lambda name: z[f"flags/{name}"].item()
     kw = dict(max_iter=int(f("max_iter")), lr=float(f("lr")), batch_size=int(f("batch_size")),
               l1_lambda=float(f("l1_lambda")), l2_lambda=float(f("l2_lambda")),
               gl_lambda=float(f("gl_lambda")), regular_lambda=float(f("regular_lambda")),
               ex_k=int(f("ex_k")), loss_thr=float(f("loss_thr")), spl_thr=float(f("spl_thr")),
-              n_tasks=n_tasks(z), task_seed=1004)
+              n_tasks=n_tasks(z), task_seed=1004,
+              # Q14: L1 then group lasso fits 4 of the 6 recorded new blocks (group lasso
+              # alone the other 2, tests/test_prox_order_replay.py) and reproduces every
+              # recorded prune list; the replays use it whatever the default.
+              prox_order="l1_then_gl")
     kw.update(overrides)
     return DENConfig(**kw)
 
