@@ -15,6 +15,9 @@ TRACE_DIR = os.environ.get("DEN_TF_TRACE", os.path.join(ROOT, "..", "shared", "t
 REFERENCE_DIR = os.environ.get("DEN_TF_REFERENCE",
                                os.path.join(ROOT, "..", "shared", "reference"))
 
+# The mutation check (tests/mutation/run.py) runs tests itself; it is not a test module.
+collect_ignore = ["mutation"]
+
 
 def _need(path):
     # Not a skip: the data is part of the test environment (CI has ../shared).
