@@ -28,6 +28,9 @@ TRACE_FILES = ("trace_default.npz", "trace_prune_split.npz")
 # (.ci/run installs it).
 FASHION_MNIST_DIR = os.environ.get("DEN_TF_FASHION_MNIST", "/usr/share/datasets/fashion-mnist")
 
+# The mutation check (tests/mutation/run.py) runs tests itself; it is not a test module.
+collect_ignore = ["mutation"]
+
 
 def _unavailable(what: str):
     """Skips the test with one line, or fails it when DEN_TF_REQUIRE_DATA is set."""

@@ -41,8 +41,12 @@ def test_two_original_runs_agree_within_their_spread(original_logs):
 
 def test_cli_exit_codes(original_logs, tmp_path, capsys):
     r = ref(original_logs, "den_tf1_default.log")
-    assert compare_logs.main([r, r]) == 0
-    assert "PASS" in capsys.readouterr().out
+    # two different runs of the original, 0.0011 apart (see the test above)
+    assert compare_logs.main([ref(original_logs, "den_tf1_default_run2.log"), r]) == 0
+    assert "largest AUROC difference: 0.0011 (tolerance 0.0020): PASS" in capsys.readouterr().out
+    assert compare_logs.main([ref(original_logs, "den_tf1_default_run2.log"), r,
+                              "--tol", "0.001"]) == 1
+    assert "FAIL" in capsys.readouterr().out
     assert compare_logs.main([r, ref(original_logs, "den_tf1_max_iter200.log"),
                               "--tol", "0.002"]) == 1
     (tmp_path / "empty.log").write_text("hello\n")

@@ -92,10 +92,47 @@ def test_old_task_outputs_bitwise_unchanged_after_growth_and_training():
             l.append_inputs(init.glorot("tw", (3, l.n_out)))
     net.heads[2].append_inputs(init.glorot("rows", (3, 10)))
     spec = expansion_spec(net, 2)
+    new_units = [(l.kernel.numpy()[:, -3:], l.kernel.numpy()[-3:, :] if i else None,
+                  l.bias.numpy()[-3:]) for i, l in enumerate(net.hidden)]
+    head_before = net.heads[2].kernel.numpy()
     PhaseRunner(spec, toy_hyper(max_iter=25), xla=True).run(
         data, RandomBatches(400, 32, seed=1))
     after = net.logits(data.test_x, 1).numpy()
     assert np.array_equal(before, after)
-    # ...while the network did grow and the new units did train
+    # ...while the network did grow and the new units did train: nearly every entry of
+    # their columns, rows (tw) and biases moved from its initial value
     assert net.sizes() == [15, 11]
-    assert not np.array_equal(net.logits(data.test_x, 2).numpy()[:, :1], 0)
+    for i, (l, (cols, rows, bias)) in enumerate(zip(net.hidden, new_units)):
+        k, b = l.numpy()
+        assert np.mean(k[:, -3:] != cols) > 0.9 and np.all(b[-3:] != bias), i
+        if rows is not None:
+            assert np.mean(k[-3:, :] != rows) > 0.9, i
+    assert np.mean(net.heads[2].kernel.numpy() != head_before) > 0.9
+
+
+def test_capacity_counts_every_head_at_its_timestamp():
+    """The parameter count behind "capacity" (network.py, the paper's "1.39x"): hidden
+    layers at their sizes now, each head at the top-layer size of ITS task's timestamp.
+
+    dims (4, 3, 2, 5). Base network: 4*3 + 3 + 3*2 + 2 + 2*5 + 5 = 38.
+    Task 2 adds one unit to each hidden layer: W1 4*4 + 4 = 20, W2 4*3 + 3 = 15,
+    head 2 3*5 + 5 = 20, head 1 still 2*5 + 5 = 15 (task 1 had 2 top units): 70.
+    Task 3 adds one more top unit: W2 4*4 + 4 = 20, head 3 4*5 + 5 = 25: 20 + 20 + 20 +
+    15 + 25 = 100; capacity 100 / 38.
+    """
+    dims = (4, 3, 2, 5)
+    init = toy_init(2)
+    net = toy_network(dims, seed=2)
+    assert net.base_params(dims) == 38 and net.n_params() == 38
+    net.stamps[1] = net.stamp(1)
+    l1, l2 = net.hidden
+    l1.append_units(init.glorot("bw", (4, 1)), [0.0], 2)
+    l2.append_inputs(init.glorot("tw", (1, 2)))
+    l2.append_units(init.glorot("bw", (4, 1)), [0.0], 2)
+    net.add_head(2, init.glorot("h", (3, 5)), np.zeros(5))
+    net.stamps[2] = net.stamp(2)
+    assert net.n_params() == 70
+    l2.append_units(init.glorot("bw", (4, 1)), [0.0], 3)
+    net.add_head(3, init.glorot("h", (4, 5)), np.zeros(5))
+    assert net.n_params() == 100
+    assert net.capacity(dims) == pytest.approx(100 / 38)

@@ -1,9 +1,10 @@
 """Proximal updates against hand-worked cases (spec "Pieces shared by every phase")."""
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
-from den_tf.proximal import group_lasso_prox, l1_prox
+from den_tf.proximal import group_lasso_prox, l1_prox, proximal_step
 
 
 def test_l1_soft_threshold_by_hand():
@@ -43,3 +44,29 @@ def test_group_lasso_zero_column_stays_zero_without_nan():
     v = tf.zeros([4, 3])
     out = group_lasso_prox(v, 0.001).numpy()
     assert np.isfinite(out).all() and not out.any()
+
+
+@pytest.mark.parametrize("order,col0", [
+    ("l1_then_gl", [0.110096, -0.003058]),  # GL(L1(v))
+    ("gl_only", [0.151931, -0.018991]),  # GL(v)
+    ("gl_then_l1", [0.111931, 0.0]),  # L1(GL(v))
+])
+def test_proximal_step_orders_by_hand(order, col0):
+    """Q14: L1 (0.04) and group lasso (0.25) in each order on a block (column 0); the
+    entries outside the block get L1 alone in every order.
+
+    column 0 = [0.4, -0.05]:
+      L1 -> [0.36, -0.01], norm 0.360139, GL scale 1 - 0.25/0.360139 = 0.305823
+        -> [0.110096, -0.003058]
+      GL: norm sqrt(0.1625) = 0.403113, scale 0.379826 -> [0.151931, -0.018991]; then
+        L1 -> [0.111931, 0]
+    column 1 = [0.5, 0.02] (outside): L1 -> [0.46, 0].
+    """
+    v = tf.constant([[0.4, 0.5], [-0.05, 0.02]])
+    block = tf.constant([[True, False], [True, False]])
+    out = proximal_step(v, 0.04, 0.25, [block], order).numpy()
+    np.testing.assert_allclose(out[:, 0], col0, rtol=0, atol=2e-6)
+    np.testing.assert_allclose(out[:, 1], [0.46, 0.0], rtol=0, atol=1e-7)
+    # no group: L1 alone, whatever the order
+    np.testing.assert_allclose(proximal_step(v, 0.04, 0.25, (), order).numpy(),
+                               [[0.36, 0.46], [-0.01, 0.0]], rtol=0, atol=1e-7)

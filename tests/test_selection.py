@@ -35,6 +35,18 @@ def test_selection_reads_head_column_zero_only_and_walks_down():
     assert sel[1].tolist() == [0, 2]
 
 
+def test_selection_counts_negative_weights_as_connections():
+    """Step 2: "nonzero", not "positive": a negative head weight selects its h2 unit, a
+    negative weight into a selected unit selects the unit below."""
+    w1 = np.ones((2, 4), np.float32)
+    w2 = np.array([[0, 0, 0], [-0.5, 0, 0], [0, 0, 0.1], [0, -2, 0]], np.float32)
+    head = np.array([[-0.3, 1.0], [0.0, 1.0], [0.2, 0.0]], np.float32)
+    sel = select_units(net_from([w1, w2], head), 2)
+    # h2: units 0 (negative) and 2; h1: unit 1 (negative, into h2 unit 0) and unit 2
+    # (into h2 unit 2); h1 unit 3 feeds only h2 unit 1, which is not selected.
+    assert [s.tolist() for s in sel] == [[0, 1], [1, 2], [0, 2]]
+
+
 def test_subnetwork_and_union_roundtrip():
     rng = np.random.RandomState(0)
     w1, w2 = rng.randn(4, 3).astype(np.float32), rng.randn(3, 2).astype(np.float32)
@@ -54,6 +66,11 @@ def test_subnetwork_and_union_roundtrip():
     np.testing.assert_array_equal(k1[:, 1], w1[:, 1])
     hk = net.heads[2].kernel.numpy()
     assert hk[1, 0] == head[1, 0] + 1 and hk[0, 0] == head[0, 0] and hk[1, 1] == head[1, 1]
+    # the biases: retrained ones written back (the head's whole bias, Q6), others kept
+    b1 = net.hidden[0].bias.numpy()
+    np.testing.assert_array_equal(b1, np.float32([0, 1, 2]) + [1, 0, 1])
+    np.testing.assert_array_equal(net.hidden[1].bias.numpy(), np.float32([0, 1]) + [0, 1])
+    np.testing.assert_array_equal(net.heads[2].bias.numpy(), np.ones(5, np.float32))
 
 
 def test_prune_deletes_all_zero_new_units_top_down():
@@ -70,6 +87,27 @@ def test_prune_deletes_all_zero_new_units_top_down():
     assert net.sizes() == [4, 3]
     assert net.hidden[1].kernel.shape == (4, 3) and net.heads[2].kernel.shape == (3, 2)
     np.testing.assert_array_equal(net.heads[2].kernel.numpy(), head[:3])
+
+
+def test_prune_goes_top_down():
+    """Step 7, top layer first, among the new units only: a new h2 unit whose only nonzero incoming weight comes
+    from a new h1 unit that is deleted afterwards is KEPT (its column was nonzero when
+    layer 2 was pruned); bottom-up would delete it. The log names layer 2 first."""
+    w1 = np.ones((3, 4), np.float32)
+    w1[:, 3] = 0  # new h1 units: 2, 3; unit 3 has no incoming weight -> deleted
+    w1[:, 0] = 0  # an OLD unit with no incoming weight: not a candidate, kept
+    w2 = np.ones((4, 4), np.float32)
+    w2[:, 3] = [0, 0, 0, 0.7]  # new h2 unit 3: fed only by h1 unit 3
+    net = net_from([w1, w2], np.ones((4, 2), np.float32))
+    lines = []
+    ctx = ctx_for(net, k=2)
+    ctx.log = lines.append
+    kept, deleted = prune(ctx, repeated=5)
+    assert [d.tolist() for d in deleted] == [[3], []] and kept == [1, 2]
+    assert net.sizes() == [3, 4]
+    np.testing.assert_array_equal(net.hidden[1].kernel.numpy()[:, 3], 0)  # kept, now all zero
+    assert [l.split(",")[0] for l in lines] == ["   [*] Expanding 2th hidden unit",
+                                                "   [*] Expanding 1th hidden unit"]
 
 
 def test_split_picks_the_least_drifted_candidates_q8():
@@ -99,6 +137,11 @@ def test_reset_then_duplicate_copies_reset_values_in_ascending_order():
     np.testing.assert_array_equal(k1[:, 4], w1[:, 0])
     np.testing.assert_array_equal(k1[:, 5], w1[:, 2])
     assert ((b1[4:] >= 0) & (b1[4:] < 1)).all()  # Q10: U[0, 1)
+    # ... drawn by init.duplicate_bias, layer 1 then layer 2, from the duplicates'
+    # generator (toy_init(0): RandomState(1)), not from the glorot one
+    want = np.random.RandomState(1).rand(3).astype(np.float32)
+    np.testing.assert_array_equal(b1[4:], want[:2])
+    assert net.hidden[1].bias.numpy()[2] == want[2]
     k2 = net.hidden[1].kernel.numpy()
     assert k2.shape == (6, 3)
     np.testing.assert_array_equal(k2[4], k2[0])  # rows copied for layer-1 copies
