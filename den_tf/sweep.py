@@ -141,15 +141,14 @@ def _defining(args: Sequence[str]) -> List[str]:
 
 # ----------------------------------------------------------------------------- the folder
 def check_out(out: str) -> None:
-    """--out must be a folder this process can create and write."""
-    if os.path.exists(out) and not os.path.isdir(out):
-        raise SweepError(f"--out={out}: exists and is not a folder")
+    """--out must be a folder this process can create and write (made if missing; the
+    same check and wording as every output of a run, den_tf.outputs)."""
+    from den_tf.errors import ConfigError
+    from den_tf.outputs import check_dir_output
     try:
-        os.makedirs(out, exist_ok=True)
-    except OSError as e:
-        raise SweepError(f"--out={out}: cannot create the folder ({e.strerror})") from None
-    if not os.access(out, os.W_OK | os.X_OK):
-        raise SweepError(f"--out={out}: the folder is not writable")
+        check_dir_output("out", out, make=True)
+    except ConfigError as e:
+        raise SweepError(str(e)) from None
 
 
 def _pid_alive(pid: int) -> bool:

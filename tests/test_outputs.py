@@ -154,13 +154,10 @@ def test_memory_estimate_grows_with_every_setting():
         == base + (1 << 30)
 
 
-def test_memory_estimate_covers_measured_peaks():
+def test_memory_estimate_covers_measured_peaks(mnist):
     """The README's full run (10 tasks, defaults) peaked at 1704 MiB with MNIST; the
     estimate must not be below it, nor absurdly above (under twice)."""
-    from den_tf.data import read_mnist
-    from tests.conftest import MNIST_DIR
-    est = outputs.estimate_peak_bytes((784, 312, 128, 10), 10, 10,
-                                      outputs.data_bytes(read_mnist(MNIST_DIR)))
+    est = outputs.estimate_peak_bytes((784, 312, 128, 10), 10, 10, outputs.data_bytes(mnist))
     assert 1704 << 20 < est < 2 * (1704 << 20)
 
 

@@ -309,8 +309,8 @@ def test_sweep_errors_are_one_line(tmp_path):
     fake.mkdir(parents=True)
     (fake / "__init__.py").write_text("raise ImportError(\"No module named 'ray'\")\n")
     cases = [
-        ([f"--out={blocker}/sub", "--grid=train_seed=1"], None, "cannot create the folder"),
-        ([f"--out={blocker}", "--grid=train_seed=1"], None, "is not a folder"),
+        ([f"--out={blocker}/sub", "--grid=train_seed=1"], None, "is a file, not a folder"),
+        ([f"--out={blocker}", "--grid=train_seed=1"], None, "is a file, a folder is needed"),
         ([f"--out={tmp_path}/none", "--report"], None, "no such folder"),
         ([f"--out={tmp_path}/a", "--grid=lr"], None, "expected FLAG=VALUE"),
         ([f"--out={tmp_path}/a", "--grid=lr=1", "--log_file=x"], None, "set by the sweep"),
