@@ -10,6 +10,7 @@ import time
 from typing import Callable, Optional, Sequence
 
 from den_tf import numerics, results
+from den_tf.arch import image_shape_of
 from den_tf.config import DENConfig
 from den_tf.data import MnistData, make_tasks
 from den_tf.sources import BatchSource, InitSource
@@ -20,7 +21,7 @@ def make_trainer(config: DENConfig, data: MnistData, *, batches: Optional[BatchS
                  init: Optional[InitSource] = None, log: Optional[Callable[[str], None]] = None,
                  callbacks: Sequence = ()) -> DENTrainer:
     """A trainer for a new run on the permuted-MNIST tasks of `data`."""
-    config.validate(data.input_size, data.n_classes, len(data.train))
+    config.validate(data.input_size, data.n_classes, len(data.train), image_shape_of(data))
     tasks = make_tasks(data, config.tasks, config.task_seed)
     return DENTrainer(config, tasks, batches, init, log, callbacks)
 
@@ -35,7 +36,7 @@ def run(config: DENConfig, data: MnistData, *, batches: Optional[BatchSource] = 
     `trainer` continues a run restored from a checkpoint; `on_task_end(trainer)` is
     called after every task's overall evaluation (checkpoints hook in there).
     """
-    config.validate(data.input_size, data.n_classes, len(data.train))
+    config.validate(data.input_size, data.n_classes, len(data.train), image_shape_of(data))
     numerics.configure(config.allow_tf32)
     log = log or (lambda line: None)
     if trainer is None:

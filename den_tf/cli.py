@@ -128,7 +128,8 @@ def _run(argv) -> int:
     if FLAGS.mode != "train" and FLAGS.resume:
         raise ConfigError(f"--resume: only with --mode=train (got --mode={FLAGS.mode})")
     data = load_mnist(FLAGS.data_dir)
-    cfg.validate(data.input_size, data.n_classes, len(data.train))
+    from den_tf.arch import image_shape_of  # no TensorFlow
+    cfg.validate(data.input_size, data.n_classes, len(data.train), image_shape_of(data))
 
     tf = _import_tensorflow_quietly()
     from den_tf import numerics
@@ -143,7 +144,7 @@ def _run(argv) -> int:
         if FLAGS.mode != "train":  # the run's own settings; data_dir and xla from flags
             cfg = checkpoint.saved_config(folder).replace(
                 checkpoint_dir=cfg.checkpoint_dir, xla=cfg.xla)
-            cfg.validate(data.input_size, data.n_classes, len(data.train))
+            cfg.validate(data.input_size, data.n_classes, len(data.train), image_shape_of(data))
 
     from den_tf import logfmt
 
