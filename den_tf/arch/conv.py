@@ -47,7 +47,10 @@ def attach(network: DENNetwork, config, input_size: int, image_shape=None) -> No
     """The forward pass and the base size of `config.arch` on these images."""
     spec = CONV_ARCHS[config.arch]
     shape = resolve(input_size, image_shape)
+    # Convolution gradients XLA:CPU compiles well when the steps are compiled, else
+    # TensorFlow's own (den_tf.conv.conv2d).
     network.forward = ConvForward(shape, tuple((b.padding, b.pool, b.pool_stride)
-                                               for b in spec.convs))
+                                               for b in spec.convs),
+                                  native_grads=not config.xla)
     network.base_n_params = spec.base_params(shape, config.dims[-1])
     network.arch, network.image_shape = config.arch, shape
