@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from den_tf import arch, checkpoint
+from den_tf import api, arch, checkpoint
 from den_tf.arch.specs import CONV_ARCHS
 from den_tf.callbacks import Callback
 from den_tf.config import DENConfig
@@ -21,11 +21,10 @@ from den_tf.export import export
 from den_tf.layers import DenDense
 from den_tf.network import DENNetwork
 from den_tf.phases.context import PhaseContext
-from den_tf.phases.expansion import expand, expansion_spec, prune
+from den_tf.phases.expansion import expand, prune
 from den_tf.phases.selective import select_units, subnetwork, union
 from den_tf.phases.split import choose_units, duplicate
 from den_tf.proximal import group_lasso_prox
-from den_tf.runner import PhaseRunner
 from den_tf.sources import RandomBatches
 from den_tf.trainer import DENTrainer
 from tests.conftest import run_main
@@ -429,7 +428,6 @@ def lenet_run(mnist):
     tasks = TaskSet(data, [np.arange(784)] + [rng.permutation(784) for _ in range(2)], rng)
     lines = []
     trainer = DENTrainer(cfg, tasks, log=lines.append)
-    from den_tf import api
     out = api.run(cfg, data, log=lines.append, trainer=trainer)
     return {"trainer": trainer, "out": out, "log": lines, "cfg": cfg, "tasks": tasks}
 
