@@ -4,8 +4,9 @@ After every task, `save` writes `CHECKPOINT_DIR/task-NNN/`: every weight and bia
 network and the state of the minibatch generator (`tf.train.Checkpoint`), and
 `state.json` with what is not a tensor: every hidden layer's kind (dense or conv), kernel
 shape, settings (padding, rows per input unit) and unit births, heads' shapes, the image
-shape, timestamps, the task counter, the numpy RandomStates (weight initialisation, duplicate biases), the per-task
-records and evaluations, and the settings of the run.
+shape, timestamps, the task counter, the numpy RandomStates (weight initialisation,
+duplicate biases), the per-task records and evaluations, and the settings of the run.
+The architecture's forward pass and base size come from the settings (den_tf.arch).
 
 Writing is atomic: the folder is written under a temporary name, flushed to disk, then
 renamed; only then does the `LATEST` file (itself replaced atomically) point at it. A
