@@ -10,6 +10,7 @@ import time
 from typing import Callable, Optional, Sequence
 
 from den_tf import numerics, results
+from den_tf.arch import image_shape_of
 from den_tf.config import DENConfig
 from den_tf.datasets import ImageData, TaskStream, make_stream
 from den_tf.datasets.streams import check_stream
@@ -23,7 +24,7 @@ def make_task_stream(config: DENConfig, data: ImageData) -> TaskStream:
     config.task_seed) on `data`, checked against the config: `data` must be the data set
     config.dataset names, every task's head the last --dims size, every task's training
     set at least one minibatch."""
-    config.validate(data.input_size, data.n_classes, len(data.train))
+    config.validate(data.input_size, data.n_classes, len(data.train), image_shape_of(data))
     if getattr(data, "name", config.dataset) != config.dataset:
         raise ConfigError(f"--dataset={config.dataset}: the data given is {data.name}")
     tasks = make_stream(data, config.task_stream, config.tasks, config.task_seed)
@@ -51,7 +52,7 @@ def run(config: DENConfig, data: ImageData, *, batches: Optional[BatchSource] = 
     `trainer` continues a run restored from a checkpoint; `on_task_end(trainer)` is
     called after every task's overall evaluation (checkpoints hook in there).
     """
-    config.validate(data.input_size, data.n_classes, len(data.train))
+    config.validate(data.input_size, data.n_classes, len(data.train), image_shape_of(data))
     numerics.configure(config.allow_tf32)
     log = log or (lambda line: None)
     if trainer is None:

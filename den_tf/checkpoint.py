@@ -2,9 +2,11 @@
 
 After every task, `save` writes `CHECKPOINT_DIR/task-NNN/`: every weight and bias of the
 network and the state of the minibatch generator (`tf.train.Checkpoint`), and
-`state.json` with what is not a tensor: unit births, heads' shapes, timestamps, the task
-counter, the numpy RandomStates (weight initialisation, duplicate biases), the per-task
-records and evaluations, and the settings of the run.
+`state.json` with what is not a tensor: every hidden layer's kind (dense or conv), kernel
+shape, settings (padding, rows per input unit) and unit births, heads' shapes, the image
+shape, timestamps, the task counter, the numpy RandomStates (weight initialisation,
+duplicate biases), the per-task records and evaluations, and the settings of the run.
+The architecture's forward pass and base size come from the settings (den_tf.arch).
 
 Writing is atomic: the folder is written under a temporary name, flushed to disk, then
 renamed; only then does the `LATEST` file (itself replaced atomically) point at it. A
@@ -23,7 +25,9 @@ import tempfile
 import numpy as np
 import tensorflow as tf
 
+from den_tf import arch
 from den_tf.config import DENConfig
+from den_tf.conv import DenConv2D
 from den_tf.datasets.streams import TaskStream
 from den_tf.errors import CheckpointError
 from den_tf.evaluation import TaskScore
@@ -38,6 +42,23 @@ WEIGHTS = "weights"
 FORMAT = 2  # 2: task_seed and train_seed replace seed
 # Settings that may differ between a run and its resumption.
 FREE = ("checkpoint_dir", "n_tasks", "xla", "allow_tf32")
+LAYER_KINDS = {cls.KIND: cls for cls in (DenDense, DenConv2D)}
+
+
+def _layer_state(layer) -> dict:
+    return {"n_in": layer.n_in, "kind": layer.KIND, "shape": list(layer.kernel.shape),
+            "options": layer.options(), "birth": layer.birth.tolist()}
+
+
+def _empty_layer(h: dict, name: str):
+    """A hidden layer of the recorded kind and shape, zeros (the weights are read next).
+    A state without "kind" is a dense layer of [n_in, units] (the first checkpoints)."""
+    births = np.asarray(h["birth"], np.int64)
+    shape = h.get("shape", [h["n_in"], len(births)])
+    options = h.get("options", {"activation": "relu"})
+    return LAYER_KINDS[h.get("kind", "dense")](np.zeros(shape, np.float32),
+                                               np.zeros(len(births), np.float32), births,
+                                               name=name, **options)
 
 
 def _rng_state(rng: np.random.RandomState) -> list:
@@ -93,7 +114,8 @@ def save(trainer: DENTrainer, directory: str) -> str:
             "config": dataclasses.asdict(trainer.config),
             "network": {
                 "input_size": net.input_size,
-                "hidden": [{"n_in": l.n_in, "birth": l.birth.tolist()} for l in net.hidden],
+                "image_shape": list(getattr(net, "image_shape", ()) or ()) or None,
+                "hidden": [_layer_state(l) for l in net.hidden],
                 "heads": {str(k): list(h.kernel.shape) for k, h in net.heads.items()},
                 "stamps": {str(k): v for k, v in net.stamps.items()},
             },
@@ -170,13 +192,12 @@ def restore(folder: str, config: DENConfig, tasks: TaskStream, log=None, callbac
     state = read_state(folder)
     check_compatible(saved_config(folder), config)
     n = state["network"]
-    hidden = []
-    for i, h in enumerate(n["hidden"]):
-        births = np.asarray(h["birth"], np.int64)
-        hidden.append(DenDense(np.zeros((h["n_in"], len(births)), np.float32),
-                               np.zeros(len(births), np.float32), births, "relu",
-                               name=f"layer{i + 1}"))
+    try:
+        hidden = [_empty_layer(h, f"layer{i + 1}") for i, h in enumerate(n["hidden"])]
+    except (KeyError, TypeError, ValueError) as e:
+        raise CheckpointError(f"{folder}: unreadable network description ({e})") from None
     net = DENNetwork(hidden, input_size=n["input_size"])
+    arch.attach(net, config, n["input_size"], n.get("image_shape"))
     for k, shape in sorted(n["heads"].items(), key=lambda kv: int(kv[0])):
         net.add_head(int(k), np.zeros(shape, np.float32), np.zeros(shape[1], np.float32))
     net.stamps = {int(k): v for k, v in n["stamps"].items()}

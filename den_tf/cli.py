@@ -143,7 +143,8 @@ def _run(argv) -> int:
     results_path = FLAGS.results or os.path.splitext(log_path)[0] + ".json"
     _check_outputs(cfg, log_path, results_path)
     data = load_dataset(cfg.dataset, FLAGS.data_dir)
-    cfg.validate(data.input_size, data.n_classes, len(data.train))
+    from den_tf.arch import image_shape_of  # no TensorFlow
+    cfg.validate(data.input_size, data.n_classes, len(data.train), image_shape_of(data))
     tasks = make_stream(data, cfg.task_stream, cfg.tasks, cfg.task_seed)
     check_stream(tasks, cfg.dims[-1], cfg.batch_size)
     _check_memory(cfg, data)
@@ -163,7 +164,7 @@ def _run(argv) -> int:
                 checkpoint_dir=cfg.checkpoint_dir, xla=cfg.xla)
             if cfg.dataset != data.name:  # the checkpoint's data set, from --data_dir
                 data = load_dataset(cfg.dataset, FLAGS.data_dir)
-            cfg.validate(data.input_size, data.n_classes, len(data.train))
+            cfg.validate(data.input_size, data.n_classes, len(data.train), image_shape_of(data))
             tasks = make_stream(data, cfg.task_stream, cfg.tasks, cfg.task_seed)
 
     from den_tf import logfmt

@@ -103,6 +103,13 @@ class DENConfig:
     # off: full float32, as the original.
     allow_tf32: bool = False
     xla: bool = True  # compile the hot steps with XLA (jit_compile)
+    # The network (den_tf.arch): "mlp" (the original's, sizes from dims), "lenet" (the
+    # paper's submission CNN) or "conv5" (its camera-ready CNN); for the convolutional
+    # ones dims is ignored except its last entry (the head size, = n_classes).
+    arch: str = "mlp"
+    # Split threshold of convolutional layers (paper Sec. 4: 0.02 for conv layers in the
+    # submission); dense layers keep spl_thr.
+    spl_thr_conv: float = 0.02
 
     @property
     def tasks(self) -> int:
@@ -121,21 +128,27 @@ class DENConfig:
         return dataclasses.replace(self, **kw)
 
     def validate(self, input_size: Optional[int] = None, n_classes_data: Optional[int] = None,
-                 train_size: Optional[int] = None) -> "DENConfig":
+                 train_size: Optional[int] = None,
+                 image_shape: Optional[Sequence[int]] = None) -> "DENConfig":
         """Checks every rule; raises ConfigError naming the flag, the value and the rule.
 
-        The data-dependent rules (dims[0], dims[-1], batch_size) run when the data's sizes
-        are given.
+        The data-dependent rules (dims[0], dims[-1], batch_size; a convolutional arch's
+        layers against the images: `image_shape` (H, W, C), or a square single-channel
+        image of input_size) run when the data's sizes are given.
         """
+        from den_tf.arch import specs  # no TensorFlow
+
+        specs.check(self.arch)
+        conv = self.arch in specs.CONV_ARCHS
         for name in ("max_iter", "batch_size", "ex_k", "n_classes"):
             check_positive_int(name, getattr(self, name))
         if self.n_tasks is not None:
             check_positive_int("n_tasks", self.n_tasks)
         check_positive_float("lr", self.lr)
         for name in ("l1_lambda", "l2_lambda", "gl_lambda", "regular_lambda", "loss_thr",
-                     "spl_thr"):
+                     "spl_thr", "spl_thr_conv"):
             check_nonnegative_float(name, getattr(self, name))
-        check_dims(self.dims)
+        check_dims(self.dims, min_sizes=1 if conv else 3)
         if tuple(self.paper) != parse_paper(self.paper):
             raise ConfigError(f"--paper={','.join(self.paper)}: must be a sorted list of "
                               f"known switches ({', '.join(PAPER_SWITCHES)})")
@@ -156,7 +169,9 @@ class DENConfig:
             raise ConfigError(
                 f"--dims={_fmt_dims(self.dims)}: the last size must equal --n_classes="
                 f"{self.n_classes}")
-        if input_size is not None and self.dims[0] != input_size:
+        if conv and input_size is not None:
+            specs.check(self.arch, input_size, image_shape)
+        elif input_size is not None and self.dims[0] != input_size:
             raise ConfigError(
                 f"--dims={_fmt_dims(self.dims)}: the first size must equal the data's input "
                 f"size {input_size}")
@@ -198,11 +213,15 @@ def check_nonnegative_float(name: str, value) -> None:
         raise ConfigError(f"--{name}={value}: must be a finite number >= 0")
 
 
-def check_dims(dims: Sequence) -> None:
-    if len(dims) < 3:
-        raise ConfigError(
-            f"--dims={_fmt_dims(dims)}: needs at least 3 sizes (input, one or more hidden "
-            f"layers, output)")
+def check_dims(dims: Sequence, min_sizes: int = 3) -> None:
+    """--dims: at least `min_sizes` positive integers (3 for the MLP: input, one or more
+    hidden layers, output; 1 for a convolutional arch, which reads only the last)."""
+    if len(dims) < min_sizes:
+        if min_sizes >= 3:
+            raise ConfigError(
+                f"--dims={_fmt_dims(dims)}: needs at least 3 sizes (input, one or more hidden "
+                f"layers, output)")
+        raise ConfigError(f"--dims={_fmt_dims(dims)}: needs at least one size (the head's)")
     for d in dims:
         if isinstance(d, bool) or not isinstance(d, int) or d < 1:
             raise ConfigError(f"--dims={_fmt_dims(dims)}: every size must be a positive integer")

@@ -3,8 +3,10 @@
 `export(network, path, transforms)` writes a SavedModel with two signatures, both taking
 `images` (float32 [batch, input size]) and `task_id` (int32 scalar, 1-based) and returning
 `probabilities` (float32 [batch, n_classes]): the sigmoid outputs of that task's head on
-the units of its timestamp (spec "End of every task", Q12), computed by
-`den_tf.network.mlp_logits`, the forward pass training and evaluation use.
+the units of its timestamp (spec "End of every task", Q12), computed by the network's own
+forward pass (`network.forward`: `den_tf.network.mlp_logits` for the MLP, the
+convolutional stack of den_tf.conv for --arch=lenet|conv5), the one training and
+evaluation use. Convolutional networks take the same flat images (reshaped inside).
 
 * `serving_default`: images as the data set stores them (pixels in [0, 1], in the data
   set's pixel order, NOT permuted). The task's own input transform (its pixel permutation,
@@ -52,7 +54,7 @@ from typing import Dict, List, Sequence
 import numpy as np
 import tensorflow as tf
 
-from den_tf.network import DENNetwork, mlp_logits
+from den_tf.network import DENNetwork
 
 
 class Transform:
@@ -185,6 +187,7 @@ class _DENModule(tf.Module):
         self.shapes = [[tuple(int(d) for d in p.shape) for p in network.params_for(t)]
                        for t in self.tasks]
         self.input_size = network.input_size
+        self._forward = network.forward  # traced into the graph: no den_tf needed to load
         self.transforms = transforms
         # What every task expects, readable by users of the loaded model.
         self.timestamps = tf.Variable(np.asarray(self.stamps, np.int32), trainable=False)
@@ -202,9 +205,8 @@ class _DENModule(tf.Module):
         for k, b in zip(self.hidden_kernels, self.hidden_biases):
             full += [k, b]
         full += [self.head_kernels[i], self.head_biases[i]]
-        params = [v[: shape[0], : shape[1]] if len(shape) == 2 else v[: shape[0]]
-                  for v, shape in zip(full, self.shapes[i])]
-        return tf.sigmoid(mlp_logits(params, x))
+        params = [v[tuple(slice(0, d) for d in shape)] for v, shape in zip(full, self.shapes[i])]
+        return tf.sigmoid(self._forward(params, x))
 
     def _raw_branch(self, i: int, images):
         row = {name: getattr(self, name)[i] for name in self.field_names}

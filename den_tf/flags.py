@@ -11,6 +11,7 @@ import math
 
 from absl import flags
 
+from den_tf.arch.specs import ARCHS, CONV_ARCHS
 from den_tf.config import PAPER_SWITCHES, PROX_ORDERS, DENConfig, parse_paper
 from den_tf.datasets import DATASETS, DEFAULT_DATA_DIRS, TASK_STREAMS
 from den_tf.errors import ConfigError
@@ -30,7 +31,9 @@ def define_flags() -> None:
     flags.DEFINE_string("checkpoint_dir", _D.checkpoint_dir,
                         "Directory for per-task checkpoints (unused by the original).")
     flags.DEFINE_list("dims", [str(d) for d in _D.dims],
-                      "Layer sizes including input and output, e.g. 784,312,128,10.")
+                      "Layer sizes including input and output, e.g. 784,312,128,10. With a "
+                      "convolutional --arch only the last entry (the head's size, = "
+                      "--n_classes) is read: e.g. --dims=10.")
     flags.DEFINE_integer("n_classes", _D.n_classes,
                          "Classes per task (the head's size: the last --dims size; with "
                          "--tasks=split a part of the data set's classes); also the number "
@@ -42,7 +45,16 @@ def define_flags() -> None:
                        "Pull toward the previous task's weights.")
     flags.DEFINE_integer("ex_k", _D.ex_k, "Units added per hidden layer when expanding.")
     flags.DEFINE_float("loss_thr", _D.loss_thr, "Expand when the loss is not below this.")
-    flags.DEFINE_float("spl_thr", _D.spl_thr, "Drift above which a unit is split.")
+    flags.DEFINE_float("spl_thr", _D.spl_thr, "Drift above which a unit is split (dense "
+                       "layers).")
+    flags.DEFINE_float("spl_thr_conv", _D.spl_thr_conv, "Drift above which a filter of a "
+                       "convolutional layer is split (paper Sec. 4: 0.02).")
+    flags.DEFINE_enum("arch", _D.arch, list(ARCHS),
+                      "Network: mlp (the original's, sizes from --dims); lenet (the paper's "
+                      "submission CNN: 5x5 conv 20 and 50 filters, VALID, each + 2x2 max-pool, "
+                      "fc 800-500, head); conv5 (camera-ready: five 5x5 conv 64-128-256-256-128, "
+                      "SAME, 3x3/2 max-pool after conv 1, 2 and 5 as AlexNet, fc 384-192, "
+                      "head). Every conv filter and fc unit is a DEN unit.")
     # --- the port's own ---
     flags.DEFINE_enum("dataset", _D.dataset, list(DATASETS),
                       "Data set: mnist, fashion_mnist (IDX files), cifar10, cifar100 (the "
@@ -120,7 +132,7 @@ def define_flags() -> None:
     flags.register_validator("n_tasks", _rule(_optional_positive_int, "n_tasks"))
     flags.register_validator("lr", _rule(_positive, "lr"))
     for name in ("l1_lambda", "l2_lambda", "gl_lambda", "regular_lambda", "loss_thr",
-                 "spl_thr"):
+                 "spl_thr", "spl_thr_conv"):
         flags.register_validator(name, _rule(_nonnegative, name))
     flags.register_validator("dims", _rule(_dims, "dims"))
     flags.register_validator("paper", _rule(parse_paper, "paper"))
@@ -172,7 +184,9 @@ def _dims(v):
         dims = [int(d) for d in v]
     except ValueError:
         raise ConfigError("must be a comma-separated list of integers") from None
-    if len(dims) < 3:
+    # A convolutional --arch reads only the last size (validators run once every flag is
+    # parsed, so --arch holds its value here).
+    if len(dims) < (1 if FLAGS["arch"].value in CONV_ARCHS else 3):
         raise ConfigError("needs at least 3 sizes (input, hidden layers, output)")
     if any(d < 1 for d in dims):
         raise ConfigError("every size must be a positive integer")
@@ -202,4 +216,5 @@ def config_from_flags(f=FLAGS) -> DENConfig:
         l2_lambda=f.l2_lambda, gl_lambda=f.gl_lambda, regular_lambda=f.regular_lambda,
         ex_k=f.ex_k, loss_thr=f.loss_thr, spl_thr=f.spl_thr, n_tasks=f.n_tasks,
         dataset=f.dataset, task_stream=f.tasks, task_seed=f.task_seed, train_seed=train_seed,
-        prox_order=f.prox_order, paper=parse_paper(f.paper), allow_tf32=f.tf32, xla=f.xla)
+        prox_order=f.prox_order, paper=parse_paper(f.paper), allow_tf32=f.tf32, xla=f.xla,
+        arch=f.arch, spl_thr_conv=f.spl_thr_conv)

@@ -1,9 +1,11 @@
-"""The DEN network: hidden `DenDense` layers, one head per task, and timestamps.
+"""The DEN network: hidden expandable layers, one head per task, and timestamps.
 
-`mlp_logits` is the one forward pass that training, validation, evaluation and export
-all use. `DENNetwork.params_for(t)` gives the parameters task t runs on: every hidden
-layer cut to the units born at or before t, and head t cut to the hidden units that
-existed when t was learned (spec "End of every task", Q12).
+`DENNetwork.forward` is the one forward pass that training, validation, evaluation and
+export all use: `mlp_logits` for the MLP; an architecture with convolutional layers
+(den_tf.arch) sets its own on the network. `DENNetwork.params_for(t)` gives the
+parameters task t runs on: every hidden layer cut to the units born at or before t, and
+head t cut to the hidden units that existed when t was learned (spec "End of every
+task", Q12).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 import tensorflow as tf
 
-from den_tf.layers import DenDense
+from den_tf.layers import DenDense, DenLayer
 
 # Spec Q12: the original writes the output size of a timestamp as a literal 10.
 STAMP_OUTPUT = 10
@@ -41,16 +43,21 @@ class DENNetwork:
     """Hidden layers (units with births), per-task heads, and per-task timestamps.
 
     `forward(params, x)` is the network's forward pass over `params_for(task)`; an
-    architecture with other layers (convolutions) sets its own."""
+    architecture with other layers (convolutions) sets its own on the instance
+    (den_tf.arch). `input_size` is the number of input values a task's images have
+    (784 pixels for MNIST, whatever the architecture); `base_n_params` the parameters of
+    the architecture's base network (at its initial sizes, one head), the unit of
+    `capacity`."""
 
     forward = staticmethod(mlp_logits)
 
-    def __init__(self, hidden: List[DenDense], heads: Optional[Dict[int, DenDense]] = None,
+    def __init__(self, hidden: List[DenLayer], heads: Optional[Dict[int, DenDense]] = None,
                  input_size: Optional[int] = None):
         self.hidden = list(hidden)
         self.heads: Dict[int, DenDense] = dict(heads or {})
         self.input_size = int(input_size if input_size is not None else hidden[0].n_in)
         self.stamps: Dict[int, List[int]] = {}
+        self.base_n_params: Optional[int] = None
 
     # ----------------------------------------------------------------- building
     @classmethod
@@ -65,6 +72,7 @@ class DENNetwork:
             b = init.bias(f"t{task}/b{i + 1}", (dims[i + 1],))
             hidden.append(DenDense(w, b, np.full(dims[i + 1], task), "relu", name=f"layer{i + 1}"))
         net = cls(hidden, input_size=dims[0])
+        net.base_n_params = cls.base_params(dims)
         w = init.glorot(f"t{task}/head_W", (dims[-2], dims[-1]))
         b = init.bias(f"t{task}/head_b", (dims[-1],))
         net.add_head(task, w, b)
@@ -87,9 +95,10 @@ class DENNetwork:
         return [l.n_out for l in self.hidden]
 
     def in_birth(self, i: int) -> np.ndarray:
-        """Births of the input units of hidden layer i (0-based); pixels count as born at 0."""
+        """Births of the input units of hidden layer i (0-based); the input units of the
+        first layer (pixels, or image channels) count as born at 0."""
         if i == 0:
-            return np.zeros(self.input_size, np.int64)
+            return np.zeros(self.hidden[0].n_in, np.int64)
         return self.hidden[i - 1].birth
 
     def units_at(self, task: int) -> List[int]:
@@ -102,7 +111,7 @@ class DENNetwork:
 
     def params_for(self, task: int) -> list:
         """[W1, b1, ..., WL, bL, Wh, bh] as task `task` sees them (timestamp slices)."""
-        out, n_in = [], self.input_size
+        out, n_in = [], self.hidden[0].n_in
         for layer in self.hidden:
             n = layer.units_at(task)
             out += list(layer.sliced(n_in, n))
@@ -119,7 +128,7 @@ class DENNetwork:
         head = self.heads[task]
         return out + [head.kernel, head.bias]
 
-    def layers_for(self, task: int) -> List[DenDense]:
+    def layers_for(self, task: int) -> List[DenLayer]:
         return self.hidden + [self.heads[task]]
 
     def logits(self, x, task: int):
@@ -139,19 +148,27 @@ class DENNetwork:
         return (zeros + 1.0) / (size + 1.0)
 
     def n_params(self) -> int:
-        """Parameters now: hidden weights and biases, plus every head at its timestamp
-        size (rows = top hidden units when its task was learned)."""
-        n = sum(l.n_in * l.n_out + l.n_out for l in self.hidden)
+        """Parameters now: hidden weights and biases (every kernel entry: filters count
+        kh*kw*c_in each), plus every head at its timestamp size (rows = top hidden units
+        when its task was learned)."""
+        n = sum(int(np.prod(l.kernel.shape)) + l.n_out for l in self.hidden)
         for t, head in self.heads.items():
             rows = self.hidden[-1].units_at(t) if self.hidden else head.n_in
-            n += rows * head.n_out + head.n_out
+            n += rows * head.in_block * head.n_out + head.n_out
         return int(n)
 
     @staticmethod
     def base_params(dims: Sequence[int]) -> int:
-        """Parameters of one base network of dims (one head)."""
+        """Parameters of one base MLP of dims (one head)."""
         return int(sum(dims[i] * dims[i + 1] + dims[i + 1] for i in range(len(dims) - 1)))
 
-    def capacity(self, dims: Sequence[int]) -> float:
-        """Parameters relative to one base network (the paper's "1.39x")."""
-        return self.n_params() / self.base_params(dims)
+    def capacity(self, dims: Optional[Sequence[int]] = None) -> float:
+        """Parameters relative to one base network (the paper's "1.39x"): the network's
+        own base (`base_n_params`, set by the architecture that built it), else the MLP
+        of `dims`."""
+        base = self.base_n_params
+        if not base:
+            if dims is None:
+                raise ValueError("capacity: the network has no base size (give dims)")
+            base = self.base_params(dims)
+        return self.n_params() / base

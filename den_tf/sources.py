@@ -118,13 +118,18 @@ class RecordedBatches(BatchSource):
 # ----------------------------------------------------------------------------- initial values
 def glorot_limit(shape: Sequence[int]) -> float:
     """TF1's glorot_uniform limit: sqrt(6 / (fan_in + fan_out)); a 1-D shape [n] has
-    fan_in = fan_out = n, so its limit is sqrt(3 / n) (spec Q2)."""
+    fan_in = fan_out = n, so its limit is sqrt(3 / n) (spec Q2). A convolutional kernel
+    [kh, kw, c_in, c_out] has fan_in = kh*kw*c_in and fan_out = kh*kw*c_out (TF's rule:
+    the receptive field times the channels)."""
     if len(shape) == 0:
         fan_in = fan_out = 1
     elif len(shape) == 1:
         fan_in = fan_out = shape[0]
-    else:
+    elif len(shape) == 2:
         fan_in, fan_out = shape[-2], shape[-1]
+    else:
+        receptive = int(np.prod(shape[:-2]))
+        fan_in, fan_out = shape[-2] * receptive, shape[-1] * receptive
     return math.sqrt(6.0 / max(1, fan_in + fan_out))
 
 

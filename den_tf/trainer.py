@@ -20,7 +20,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 
-from den_tf import logfmt
+from den_tf import arch, logfmt
 from den_tf.callbacks import call
 from den_tf.config import DENConfig
 from den_tf.datasets.streams import TaskStream
@@ -123,8 +123,8 @@ class DENTrainer:
         start = time.perf_counter()
         self.log(logfmt.task_header(t))
         data = self.task_tensors(t)
-        if t == 1:
-            self.network = DENNetwork.create(cfg.dims, self.init, t)
+        if t == 1:  # the architecture's network (den_tf.arch; the MLP of dims by default)
+            self.network = arch.build_for(cfg, self.init, self.tasks.data, t)
         net = self.network
         hyper = dataclasses.replace(self.hyper, n_train=data.n_train)
         # a class-split task draws its minibatches among its own examples
@@ -132,7 +132,7 @@ class DENTrainer:
                                                                           data.n_train)
         ctx = PhaseContext(t, net, hyper, data, batches, self.init, self.log,
                            cfg.xla, cfg.ex_k, cfg.loss_thr, cfg.spl_thr, self.callbacks,
-                           paper=cfg.paper)
+                           paper=cfg.paper, spl_thr_conv=cfg.spl_thr_conv)
         n = net.n_hidden
         kept, dup, cand = [0] * n, [0] * n, [0] * n
         pruned, split_units, selection = [[] for _ in range(n)], [[] for _ in range(n)], []

@@ -188,7 +188,6 @@ def test_phase_replay(recordings, mnist, recording, phase):
     `{phase}/trainable` ones; after the recorded minibatches its end matches the recorded
     end (tolerances: module docstring), frozen entries exactly."""
     z = recordings[recording]
-    cfg = trace.trace_config(z)
     task, kind = int(phase[1:].split("_")[0]), phase.split("_", 1)[1]
     L = trace.n_hidden(z)
     spec, starts, result = run_phase(z, mnist, phase)

@@ -26,6 +26,7 @@ class PhaseContext:
     spl_thr: float = 0.05
     callbacks: Sequence = ()
     paper: Sequence[str] = ()  # departures done as the paper says (config.PAPER_SWITCHES)
+    spl_thr_conv: Optional[float] = None  # split threshold of conv layers (None: spl_thr)
     results: Dict[str, PhaseResult] = dataclasses.field(default_factory=dict)
     last_runner: Optional[PhaseRunner] = None
 

@@ -8,6 +8,12 @@
 7. `prune`: top layer first, the new units whose incoming column is all zero are deleted
    (column, bias, and their row in the layer above or the head), with one line per layer.
 
+Convolutional layers (den_tf/conv.py) run the same code: their units are filters (ex_k
+new filters per layer; `bw` is their kernels over the old input channels, `tw` the new
+input channels' slices in the layer above, or the new filters' flatten blocks of rows in
+the first dense layer), one group-lasso group per filter, and a filter whose incoming
+weights are all zero is pruned with its channels (or block) in the layer above.
+
 Heads of earlier tasks are not grown: the original pads them with zero rows that no
 evaluation reads (each task is evaluated on its own timestamp's rows).
 """
@@ -29,13 +35,13 @@ def expand(ctx: PhaseContext) -> PhaseResult:
     net, t, k = ctx.network, ctx.task, ctx.ex_k
     ctx.log(logfmt.EXPANSION)
     for i, layer in enumerate(net.hidden):
-        n_in_old = layer.n_in
-        layer.append_units(ctx.init.glorot(f"t{t}/expand/W{i + 1}/bw", (n_in_old, k)),
+        layer.append_units(ctx.init.glorot(f"t{t}/expand/W{i + 1}/bw", layer.unit_block_shape(k)),
                            ctx.init.bias(f"t{t}/expand/b{i + 1}", (k,)), t)
         if i > 0:
-            layer.append_inputs(ctx.init.glorot(f"t{t}/expand/W{i + 1}/tw", (k, layer.n_out)))
+            layer.append_inputs(ctx.init.glorot(f"t{t}/expand/W{i + 1}/tw",
+                                                layer.input_block_shape(k)))
     head = net.heads[t]
-    head.append_inputs(ctx.init.glorot(f"t{t}/expand/head_rows", (k, head.n_out)))
+    head.append_inputs(ctx.init.glorot(f"t{t}/expand/head_rows", head.input_block_shape(k)))
     return ctx.run(expansion_spec(net, t))
 
 
@@ -45,15 +51,16 @@ def expansion_spec(net: DENNetwork, task: int) -> PhaseSpec:
     on the columns of every bw and tw block; no prints."""
     groups = {}
     for i, layer in enumerate(net.hidden):
-        new_in = (net.in_birth(i) == task)[:, None]
-        new_out = (layer.birth == task)[None, :]
+        new_in = layer.in_mask(net.in_birth(i) == task)
+        new_out = layer.out_mask(layer.birth == task)
         layer.set_trainable(new_in | new_out, layer.birth == task)
         blocks = [(~new_in) & new_out]  # bw: old units below -> new units
         if new_in.any():
-            blocks.append(np.broadcast_to(new_in, (layer.n_in, layer.n_out)))  # tw
+            blocks.append(new_in)  # tw
         groups[i] = blocks
     net.heads[task].set_trainable(True, True)
-    return PhaseSpec(f"t{task}_expand", net.layers_for(task), groups=groups, printing=False)
+    return PhaseSpec(f"t{task}_expand", net.layers_for(task), groups=groups, printing=False,
+                     forward=net.forward)
 
 
 def prune(ctx: PhaseContext, repeated: int) -> tuple:
@@ -65,7 +72,7 @@ def prune(ctx: PhaseContext, repeated: int) -> tuple:
     deleted: List[np.ndarray] = [None] * net.n_hidden
     for i in range(net.n_hidden - 1, -1, -1):
         layer = net.hidden[i]
-        w = layer.kernel.numpy()
+        w = layer.columns()  # [fan_in, units]: a filter's whole kernel is its column
         new_cols = np.arange(layer.n_out - k, layer.n_out)
         useless = new_cols[np.count_nonzero(w[:, new_cols], axis=0) == 0]
         layer.delete_units(useless)

@@ -13,7 +13,7 @@ def first_task_spec(net: DENNetwork, task: int = 1) -> PhaseSpec:
     layers = net.layers_for(task)
     for layer in layers:
         layer.set_trainable(True, True)
-    return PhaseSpec(f"t{task}_train", layers)
+    return PhaseSpec(f"t{task}_train", layers, forward=net.forward)
 
 
 def train_first_task(ctx: PhaseContext) -> PhaseResult:

@@ -17,6 +17,11 @@
 `selective_retraining` runs the four and returns the loss that decides whether the
 network expands (spec step 5): the CE of the last minibatch of step 3 (Q7), or, with the
 paper's Q7, the retrained subnetwork's CE on the validation set.
+
+Convolutional layers (den_tf/conv.py) are selected the same way: a filter is selected
+when any of its weights into a selected unit (or filter) above is nonzero; for the first
+dense layer, any weight of its flatten block of rows. The subnetwork is made of the same
+kinds of layers, cut to the selected units, and runs through the network's own forward.
 """
 
 from __future__ import annotations
@@ -26,8 +31,8 @@ from typing import List, Sequence
 import numpy as np
 
 from den_tf import logfmt
-from den_tf.layers import DenDense
-from den_tf.network import DENNetwork
+from den_tf.layers import DenDense, DenLayer
+from den_tf.network import DENNetwork, mlp_logits
 from den_tf.phases.context import PhaseContext
 from den_tf.runner import PhaseResult, PhaseSpec
 
@@ -39,9 +44,10 @@ def head_spec(net: DENNetwork, task: int, max_iter: int, paper_q4: bool = False)
         layer.freeze()
     net.heads[task].set_trainable(True, True)
     if paper_q4:
-        return PhaseSpec(f"t{task}_head", net.layers_for(task), stop_iter=max_iter / 10.0)
+        return PhaseSpec(f"t{task}_head", net.layers_for(task), stop_iter=max_iter / 10.0,
+                         forward=net.forward)
     return PhaseSpec(f"t{task}_head", net.layers_for(task), start_iter=max_iter / 10.0,
-                     one_step=True)
+                     one_step=True, forward=net.forward)
 
 
 def train_new_head(ctx: PhaseContext) -> PhaseResult:
@@ -60,13 +66,13 @@ def select_units(net: DENNetwork, task: int, any_output: bool = False) -> List[n
     any of its outputs (`any_output`, the paper's Q5)."""
     n_hidden = net.n_hidden
     sel: List[np.ndarray] = [None] * (n_hidden + 1)
-    head = net.heads[task].kernel.numpy()
-    top = head if any_output else head[:, :1]
-    sel[n_hidden] = np.flatnonzero(np.count_nonzero(top, axis=1))
+    head = net.heads[task]
+    outputs = np.arange(head.n_out) if any_output else np.arange(1)
+    sel[n_hidden] = head.inputs_feeding(outputs)
     for level in range(n_hidden - 1, 0, -1):
-        w_above = net.hidden[level].kernel.numpy()  # rows: units of hidden layer `level`
-        sel[level] = np.flatnonzero(np.count_nonzero(w_above[:, sel[level + 1]], axis=1))
-    sel[0] = np.arange(net.input_size)
+        # layer `level` reads the units of hidden layer `level` (0-based: level - 1)
+        sel[level] = net.hidden[level].inputs_feeding(sel[level + 1])
+    sel[0] = np.arange(net.hidden[0].n_in)  # every input (pixels, or image channels)
     return sel
 
 
@@ -78,38 +84,40 @@ def subnetwork(net: DENNetwork, task: int, sel: Sequence[np.ndarray], prev,
     layers, sub_prev = [], {}
     for i, layer in enumerate(net.hidden):
         rows, cols = sel[i], sel[i + 1]
-        w, b = layer.numpy()
-        layers.append(DenDense(w[np.ix_(rows, cols)], b[cols], layer.birth[cols], "relu",
-                               name=f"sub{i + 1}"))
+        layers.append(layer.sub_layer(rows, cols, name=f"sub{i + 1}"))
         pw, pb = prev[i]
-        sub_prev[i] = (pw[np.ix_(rows, cols)], pb[cols])
-    hw, hb = net.heads[task].numpy()
-    cols = slice(None) if full_head else slice(0, 1)
-    layers.append(DenDense(hw[sel[-1], cols], hb, np.full(len(hb), task), None, name="sub_head"))
+        sub_prev[i] = (layer.take(pw, rows, cols), pb[cols])
+    head = net.heads[task]
+    hw, hb = head.numpy()
+    cols = np.arange(hw.shape[-1]) if full_head else np.arange(1)
+    layers.append(DenDense(head.take(hw, sel[-1], cols), hb, np.full(len(hb), task), None,
+                           name="sub_head", in_block=head.in_block))
     return layers, sub_prev
 
 
-def selective_spec(task: int, sub: Sequence[DenDense], sub_prev) -> PhaseSpec:
+def selective_spec(task: int, sub: Sequence[DenLayer], sub_prev,
+                   forward=mlp_logits) -> PhaseSpec:
     """Step 3's phase: the whole subnetwork trains, pulled toward its task-start values,
-    without prints."""
+    without prints; `forward` is the network's forward pass."""
     for layer in sub:
         layer.set_trainable(True, True)
-    return PhaseSpec(f"t{task}_selective", list(sub), prev=sub_prev, printing=False)
+    return PhaseSpec(f"t{task}_selective", list(sub), prev=sub_prev, printing=False,
+                     forward=forward)
 
 
-def union(net: DENNetwork, task: int, sel: Sequence[np.ndarray], sub: Sequence[DenDense]):
+def union(net: DENNetwork, task: int, sel: Sequence[np.ndarray], sub: Sequence[DenLayer]):
     """Step 4: writes the retrained blocks back into the full network (the head's column
     0, or all its columns when the subnetwork had the full head)."""
     for i, layer in enumerate(net.hidden):
         w, b = layer.numpy()
         sw, sb = sub[i].numpy()
-        w[np.ix_(sel[i], sel[i + 1])] = sw
+        layer.put(w, sel[i], sel[i + 1], sw)
         b[sel[i + 1]] = sb
         layer.assign(w, b)
     head = net.heads[task]
     hw, _ = head.numpy()
     sw, sb = sub[-1].numpy()
-    hw[sel[-1], : sw.shape[1]] = sw
+    head.put(hw, sel[-1], np.arange(sw.shape[-1]), sw)
     head.assign(hw, sb)
 
 
@@ -122,7 +130,7 @@ def selective_retraining(ctx: PhaseContext, prev) -> tuple:
     sel = select_units(ctx.network, ctx.task, any_output=ctx.follows_paper("Q5"))
     sub, sub_prev = subnetwork(ctx.network, ctx.task, sel, prev,
                                full_head=ctx.follows_paper("Q6"))
-    result = ctx.run(selective_spec(ctx.task, sub, sub_prev))
+    result = ctx.run(selective_spec(ctx.task, sub, sub_prev, ctx.network.forward))
     loss = result.last_loss
     if ctx.follows_paper("Q7"):
         loss, _ = ctx.last_runner.validate(ctx.data, with_perf=False)

@@ -2,9 +2,11 @@
 Eq. 4).
 
 * `choose_units`: per hidden layer, the drift of every old unit j is
-  ||prev[:, j] - now[:rows of prev, j]||_2 over its incoming weights; candidates drift
-  more than spl_thr; of them the ex_k with the SMALLEST drift are chosen (Q8; the
-  paper's Q8: every candidate).
+  ||prev[:, j] - now[:rows of prev, j]||_2 over its incoming weights (a filter's: its
+  whole kernel over the old input channels); candidates drift more than spl_thr
+  (spl_thr_conv for a convolutional layer, paper Sec. 4); of them the ex_k with the
+  SMALLEST drift are chosen (Q8; the paper's Q8: every candidate). A duplicated filter's
+  copy takes its input channels (or flatten block) in the layer above along.
 * `duplicate`: every old block of every hidden layer is reset to its task-start value
   (Q9), then each chosen unit gets a copy appended at the end of its layer, in ascending
   unit order: its incoming column (and the copied rows for the copies of the layer
@@ -23,7 +25,7 @@ Eq. 4).
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 
@@ -34,20 +36,25 @@ from den_tf.runner import PhaseSpec
 
 
 def drift(prev_w: np.ndarray, now_w: np.ndarray) -> np.ndarray:
-    """L2 distance of every old unit's incoming weights from their task-start values."""
-    r, c = prev_w.shape
-    return np.linalg.norm(prev_w - now_w[:r, :c], axis=0)
+    """L2 distance of every old unit's incoming weights from their task-start values
+    (over every axis but the last: a filter's whole kernel)."""
+    d = prev_w - now_w[tuple(slice(0, n) for n in prev_w.shape)]
+    if d.ndim > 2:
+        d = d.reshape(-1, d.shape[-1])
+    return np.linalg.norm(d, axis=0)
 
 
 def choose_units(net: DENNetwork, prev, spl_thr: float, ex_k: int, log=None,
-                 all_candidates: bool = False) -> tuple:
+                 all_candidates: bool = False, spl_thr_conv: Optional[float] = None) -> tuple:
     """Units to duplicate per hidden layer, in the order chosen (smallest drift first),
     and the number of candidates per layer. Q8: the ex_k least-drifted candidates;
-    `all_candidates` (the paper's Q8): every unit that drifted above spl_thr."""
+    `all_candidates` (the paper's Q8): every unit that drifted above its threshold:
+    spl_thr for dense layers, spl_thr_conv (default: spl_thr) for convolutional ones."""
+    threshold = {"dense": spl_thr, "conv": spl_thr if spl_thr_conv is None else spl_thr_conv}
     chosen, n_candidates = [], []
     for i, layer in enumerate(net.hidden):
         d = drift(prev[i][0], layer.kernel.numpy())
-        candidates = np.flatnonzero(d > spl_thr)
+        candidates = np.flatnonzero(d > threshold[layer.KIND])
         pick = np.argsort(d[candidates])
         if not all_candidates:
             pick = pick[:ex_k]  # Q8: the least-drifted candidates
@@ -63,7 +70,7 @@ def reset_old_blocks(net: DENNetwork, prev) -> None:
     in old units is discarded; new units' weights stay)."""
     for layer, (pw, pb) in zip(net.hidden, prev):
         w, b = layer.numpy()
-        w[: pw.shape[0], : pw.shape[1]] = pw
+        w[tuple(slice(0, n) for n in pw.shape)] = pw
         b[: pb.shape[0]] = pb
         layer.assign(w, b)
 
@@ -75,7 +82,7 @@ def restore_units(net: DENNetwork, prev, chosen: Sequence[np.ndarray]) -> None:
         if len(idx) == 0:
             continue
         w, b = layer.numpy()
-        w[: pw.shape[0], idx] = pw[:, idx]
+        w[tuple(slice(0, n) for n in pw.shape[:-1]) + (idx,)] = pw[..., idx]
         b[idx] = pb[idx]
         layer.assign(w, b)
 
@@ -94,7 +101,7 @@ def duplicate(ctx: PhaseContext, chosen: Sequence[np.ndarray]) -> None:
         layer.duplicate_units(chosen[i], bias, t)
     head = net.heads[t]
     n = len(chosen[-1])
-    head.append_inputs(ctx.init.glorot(f"t{t}/split/head_rows", (n, head.n_out)))
+    head.append_inputs(ctx.init.glorot(f"t{t}/split/head_rows", head.input_block_shape(n)))
 
 
 def split_spec(net: DENNetwork, task: int, prev) -> PhaseSpec:
@@ -103,7 +110,7 @@ def split_spec(net: DENNetwork, task: int, prev) -> PhaseSpec:
     for layer in net.layers_for(task):
         layer.set_trainable(True, True)
     return PhaseSpec(f"t{task}_split", net.layers_for(task),
-                     prev={i: prev[i] for i in range(net.n_hidden)})
+                     prev={i: prev[i] for i in range(net.n_hidden)}, forward=net.forward)
 
 
 def split_and_duplicate(ctx: PhaseContext, prev) -> tuple:
@@ -112,7 +119,8 @@ def split_and_duplicate(ctx: PhaseContext, prev) -> tuple:
     net, t = ctx.network, ctx.task
     ctx.log(logfmt.SPLIT)
     chosen, n_candidates = choose_units(net, prev, ctx.spl_thr, ctx.ex_k, ctx.log,
-                                        all_candidates=ctx.follows_paper("Q8"))
+                                        all_candidates=ctx.follows_paper("Q8"),
+                                        spl_thr_conv=ctx.spl_thr_conv)
     if ctx.follows_paper("Q11") and not any(len(c) for c in chosen):
         ctx.log(logfmt.ours(f"task {t}: nothing split: the network stands as expansion "
                             f"left it, no retraining (paper, Q11)"))
