@@ -1,7 +1,8 @@
-"""`run(config, data)`: a whole DEN run, returning its results dict.
+"""`run(config, data)`: a whole run, returning its results dict.
 
 The loop of the original's benchmark script (spec "The benchmark"): for every task,
-learn it, then evaluate every task learned so far.
+learn it, then evaluate every task learned so far. The method is DEN for a DENConfig,
+and the baseline a BaselineConfig names (`den_tf.methods`).
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import time
 from typing import Callable, Optional, Sequence
 
-from den_tf import results
+from den_tf import methods, results
 from den_tf.config import DENConfig
 from den_tf.data import MnistData, make_tasks
 from den_tf.sources import BatchSource, InitSource
@@ -19,10 +20,12 @@ from den_tf.trainer import DENTrainer
 def make_trainer(config: DENConfig, data: MnistData, *, batches: Optional[BatchSource] = None,
                  init: Optional[InitSource] = None, log: Optional[Callable[[str], None]] = None,
                  callbacks: Sequence = ()) -> DENTrainer:
-    """A trainer for a new run on the permuted-MNIST tasks of `data`."""
+    """A trainer for a new run on the permuted-MNIST tasks of `data` (DENTrainer, or the
+    baseline config.method names)."""
     config.validate(data.input_size, data.n_classes, len(data.train))
     tasks = make_tasks(data, config.tasks, config.task_seed)
-    return DENTrainer(config, tasks, batches, init, log, callbacks)
+    cls = methods.method_class(methods.method_of(config))
+    return cls(config, tasks, batches, init, log, callbacks)
 
 
 def run(config: DENConfig, data: MnistData, *, batches: Optional[BatchSource] = None,
