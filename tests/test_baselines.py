@@ -315,8 +315,9 @@ def test_short_real_run_learns(short_runs, m):
     r, log = short_runs[m]
     R = r["auroc_matrix"]
     first = R[-1][0] if m == "mtl" else R[0][0]
-    assert first > 0.95
-    assert all(x > 0.95 for x in R[-1][1:])  # the last task, and (but dnn/l2) the others
+    assert first > 0.95 and R[-1][-1] > 0.95
+    if m in ("ewc", "progressive", "stl", "mtl"):  # and nothing forgotten
+        assert min(R[-1]) > 0.95
     for key in ("auroc_matrix", "accuracy_matrix", "avg_perf", "final_avg_perf",
                 "bwt_auroc", "capacity", "units_per_layer", "tasks", "timing"):
         assert key in r

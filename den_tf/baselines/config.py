@@ -14,8 +14,8 @@ BASELINES = ("dnn", "l2", "ewc", "progressive", "stl", "mtl")
 
 # Chosen on the validation split by `python -m den_tf.baselines.select` (README,
 # logs/baselines_selection/).
-L2_PULL = 0.01
-EWC_LAMBDA = 100.0
+L2_PULL = 0.001
+EWC_LAMBDA = 3.0
 COLUMN_SCALE = 0.5
 EWC_SAMPLES = 1000
 
