@@ -375,9 +375,11 @@ def test_paper_table_quick(tmp_path, mnist_dir):
                         f"--out={out}"], cwd=str(tmp_path), env=env, capture_output=True,
                        text=True, timeout=900)
     assert p.returncode == 0, p.stderr[-3000:]
-    table = (out / "table.md").read_text()
-    rows = [l for l in table.splitlines() if re.match(r"\| DNN(-STL)? \| \d\.\d{4}", l)]
-    assert [r.split(" | ")[0] for r in rows] == ["| DNN-STL", "| DNN"]
+    lines = (out / "table.md").read_text().splitlines()
+    head = next(i for i, l in enumerate(lines) if l.startswith("| method | final mean AUROC"))
+    rows = lines[head + 2:lines.index("", head)]
+    assert [r.split(" | ")[0] for r in rows] == ["| DNN-STL", "| DNN"]  # the paper's order
+    assert all(re.match(r"\| DNN(-STL)? \| \d\.\d{4} \(one seed\) \|", r) for r in rows)
     stl, dnn = rows
     assert "| 0.9994 |" in stl and "not in the paper's list" in dnn
     assert "| 2.00x |" in stl and "| 1/1 |" in stl
