@@ -149,6 +149,7 @@ def figure_png(rows: List[dict]) -> bytes:
     import io
 
     import matplotlib
+    import matplotlib.ticker
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -157,6 +158,7 @@ def figure_png(rows: List[dict]) -> bytes:
         if r["per_task"]:
             a.plot(range(1, len(r["per_task"]) + 1), r["per_task"], marker="o",
                    label=r["label"])
+    a.set_xticks(range(1, max(len(r["per_task"] or []) for r in rows) + 1))
     a.set_title("AUROC of every task after the last task")
     a.set_xlabel("task")
     a.set_ylabel("test AUROC (mean over seeds)")
@@ -170,6 +172,12 @@ def figure_png(rows: List[dict]) -> bytes:
         b.annotate(r["label"], (r["capacity"], r["final_auroc"]), fontsize=8,
                    xytext=(4, 4), textcoords="offset points")
     b.set_xscale("log")
+    b.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%gx"))
+    b.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    caps = [r["capacity"] for r in rows if r["capacity"] is not None]
+    if caps:
+        b.set_xticks([v for v in (1, 1.5, 2, 3, 5, 10, 20, 50, 100)
+                      if min(caps) / 1.2 <= v <= max(caps) * 1.2])
     b.set_title("final mean AUROC against capacity")
     b.set_xlabel("capacity (x one base network, log scale)")
     b.set_ylabel("final mean AUROC")
@@ -226,7 +234,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     os.makedirs(a.out, exist_ok=True)
     command = "python -m den_tf.paper_table " + " ".join(argv)
     wall = None
-    if not a.report_only:
+    if a.report_only:  # the command and wall time of the run that made the table
+        try:
+            with open(os.path.join(a.out, "table.json")) as f:
+                old = json.load(f)
+            command, wall = old["command"], old["wall_s"]
+        except (OSError, ValueError, KeyError):
+            pass
+    else:
         start = time.perf_counter()
         cmd = sweep_command(methods, seeds, a.out,
                             [f"--data_dir={a.data_dir}", f"--max_iter={a.max_iter}",
