@@ -16,7 +16,9 @@ results.json; a finished point is skipped on a rerun), then writes
   method, and mean final AUROC against capacity.
 
 Flags this tool does not know (--n_tasks, --dims, --lr, --ewc_lambda, ...) go to every
-run. `--report_only` rewrites the table from OUT/runs without running anything.
+run (the runs write no checkpoints and no figure of their own unless --checkpoints /
+--figure is given). `--report_only` rewrites the table from OUT/runs without running
+anything.
 """
 
 from __future__ import annotations
@@ -245,7 +247,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         start = time.perf_counter()
         cmd = sweep_command(methods, seeds, a.out,
                             [f"--data_dir={a.data_dir}", f"--max_iter={a.max_iter}",
-                             "--nofigure"] + fixed, a.workers)
+                             "--nofigure", "--nocheckpoints"] + fixed, a.workers)
         status = subprocess.call(cmd)
         wall = time.perf_counter() - start
         if status != 0:  # the table of what did finish is still written
