@@ -1,7 +1,8 @@
-"""`run(config, data)`: a whole DEN run, returning its results dict.
+"""`run(config, data)`: a whole run, returning its results dict.
 
 The loop of the original's benchmark script (spec "The benchmark"): for every task,
-learn it, then evaluate every task learned so far.
+learn it, then evaluate every task learned so far. The method is DEN for a DENConfig,
+and the baseline a BaselineConfig names (`den_tf.methods`).
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import time
 from typing import Callable, Optional, Sequence
 
-from den_tf import numerics, results
+from den_tf import methods, numerics, results
 from den_tf.arch import image_shape_of
 from den_tf.config import DENConfig
 from den_tf.datasets import ImageData, TaskStream, make_stream
@@ -36,10 +37,12 @@ def make_trainer(config: DENConfig, data: ImageData, *, batches: Optional[BatchS
                  init: Optional[InitSource] = None, log: Optional[Callable[[str], None]] = None,
                  callbacks: Sequence = (), tasks: Optional[TaskStream] = None) -> DENTrainer:
     """A trainer for a new run on the tasks of `data` the config names (permuted MNIST
-    by default); `tasks` reuses a stream `make_task_stream(config, data)` already made."""
+    by default): DENTrainer, or the baseline config.method names; `tasks` reuses a stream
+    `make_task_stream(config, data)` already made."""
     if tasks is None:
         tasks = make_task_stream(config, data)
-    return DENTrainer(config, tasks, batches, init, log, callbacks)
+    cls = methods.method_class(methods.method_of(config))
+    return cls(config, tasks, batches, init, log, callbacks)
 
 
 def run(config: DENConfig, data: ImageData, *, batches: Optional[BatchSource] = None,

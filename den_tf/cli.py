@@ -1,8 +1,8 @@
 """den_tf command line: `python main.py --max_iter=... --l1_lambda=...` (also `den-tf`,
 `python -m den_tf.cli`).
 
-Runs DEN on a task stream of a data set (--dataset, --tasks; permuted MNIST by default)
-and prints the original's log lines (plus our own, prefixed
+Runs DEN (or, with --method, one of the paper's baselines) on a task stream of a data
+set (--dataset, --tasks; permuted MNIST by default) and prints the original's log lines (plus our own, prefixed
 with " [den_tf] ") to stdout and to a log file under logs/. Errors are one line on
 stderr and an exit status:
   0  done;
@@ -19,6 +19,8 @@ stderr and an exit status:
 
 Modes: train (default; --resume continues from the latest checkpoint), eval (overall
 evaluation of the latest checkpoint), export (SavedModel of the latest checkpoint).
+Checkpoints, --resume, eval, export and --export_dir are DEN's only: with a baseline
+they are refused (status 2), and no checkpoints are written.
 """
 
 from __future__ import annotations
@@ -139,6 +141,12 @@ def _run(argv) -> int:
         raise ConfigError("--mode=export: needs --export_dir")
     if FLAGS.mode != "train" and FLAGS.resume:
         raise ConfigError(f"--resume: only with --mode=train (got --mode={FLAGS.mode})")
+    if FLAGS.method != "den":
+        for asked, what in ((FLAGS.mode != "train", f"--mode={FLAGS.mode}"),
+                            (FLAGS.resume, "--resume"), (FLAGS.export_dir, "--export_dir")):
+            if asked:
+                raise ConfigError(f"{what}: checkpoints, eval and export are DEN's only "
+                                  f"(got --method={FLAGS.method})")
     log_path = FLAGS.log_file or _default_log_path(FLAGS.mode)
     results_path = FLAGS.results or os.path.splitext(log_path)[0] + ".json"
     _check_outputs(cfg, log_path, results_path)
@@ -197,12 +205,16 @@ def _run(argv) -> int:
 def _train(cfg, data, tasks, trainer, log, cbs, results_path, writes) -> int:
     from den_tf import api, checkpoint, logfmt, results
 
+    den = FLAGS.method == "den"
     log(logfmt.ours(f"log: {writes.log_path}; results: {results_path}"
-                    + (f"; checkpoints: {cfg.checkpoint_dir}" if FLAGS.checkpoints else "")))
+                    + (f"; checkpoints: {cfg.checkpoint_dir}" if FLAGS.checkpoints and den
+                       else "")))
+    if FLAGS.checkpoints and not den:
+        log(logfmt.ours(f"no checkpoints: they are DEN's only (--method={FLAGS.method})"))
     start = time.perf_counter()
 
     def after_task(tr):
-        if FLAGS.checkpoints:
+        if FLAGS.checkpoints and den:
             writes.checkpoint(lambda: checkpoint.save(tr, cfg.checkpoint_dir), tr.done,
                               cfg.checkpoint_dir)
         # results so far, so that a crash loses nothing already learned

@@ -14,10 +14,17 @@ from absl import flags
 from den_tf.arch.specs import ARCHS, CONV_ARCHS
 from den_tf.config import PAPER_SWITCHES, PROX_ORDERS, DENConfig, parse_paper
 from den_tf.datasets import DATASETS, DEFAULT_DATA_DIRS, TASK_STREAMS
+from den_tf.baselines.config import BaselineConfig
 from den_tf.errors import ConfigError
+from den_tf.methods import NAMES as METHODS, config_for
 
 FLAGS = flags.FLAGS
 _D = DENConfig()
+_B = BaselineConfig()
+# DEN's own settings, and the baselines' own: each has no effect on the other.
+DEN_ONLY = ("l1_lambda", "gl_lambda", "regular_lambda", "ex_k", "loss_thr", "spl_thr",
+            "prox_order")
+BASELINE_ONLY = ("l2_pull", "ewc_lambda", "ewc_samples", "column_scale")
 
 
 def define_flags() -> None:
@@ -121,6 +128,27 @@ def define_flags() -> None:
     flags.DEFINE_boolean("figure", True, "Write the results figure (PNG, needs matplotlib) "
                          "next to the results JSON.")
     flags.DEFINE_boolean("verbose", False, "Show tracebacks of errors.")
+    # --- the baselines (den_tf/baselines/; README "Baselines") ---
+    flags.DEFINE_enum("method", "den", list(METHODS),
+                      "den: DEN (the original's algorithm). Baselines of the paper (Sec. 4.1), "
+                      "on the same tasks, heads, optimizer settings and max_iter: dnn "
+                      "(fine-tuning), l2 (pull toward the previous task's weights), ewc "
+                      "(Kirkpatrick et al. 2017), progressive (Rusu et al. 2016), stl (a "
+                      "network per task), mtl (all tasks jointly). DEN's own flags "
+                      "(l1_lambda, gl_lambda, regular_lambda, ex_k, loss_thr, spl_thr, "
+                      "prox_order) do not apply to the baselines.")
+    flags.DEFINE_float("l2_pull", _B.l2_pull,
+                       "--method=l2: strength of the pull l2_pull * ||W - W(previous task)||^2 "
+                       "/ 2 on the hidden layers (chosen on the validation split).")
+    flags.DEFINE_float("ewc_lambda", _B.ewc_lambda,
+                       "--method=ewc: lambda of Kirkpatrick et al.'s Eq. 3, lambda/2 * sum_s "
+                       "sum_i F_s,i (theta_i - theta*_s,i)^2 (chosen on the validation split).")
+    flags.DEFINE_integer("ewc_samples", _B.ewc_samples,
+                         "--method=ewc: training examples of each task the diagonal "
+                         "(empirical) Fisher averages over.")
+    flags.DEFINE_float("column_scale", _B.column_scale,
+                       "--method=progressive: hidden sizes of each task's column, as a "
+                       "fraction of --dims' hidden sizes (chosen on the validation split).")
     flags.DEFINE_integer("threads", 0, "CPU threads for TensorFlow's ops (intra- and "
                          "inter-op); 0: TensorFlow's default (all cores). A sweep running "
                          "several runs at once gives each its share.")
@@ -136,6 +164,10 @@ def define_flags() -> None:
         flags.register_validator(name, _rule(_nonnegative, name))
     flags.register_validator("dims", _rule(_dims, "dims"))
     flags.register_validator("paper", _rule(parse_paper, "paper"))
+    for name in ("l2_pull", "ewc_lambda"):
+        flags.register_validator(name, _rule(_nonnegative, name))
+    flags.register_validator("ewc_samples", _rule(_positive_int, "ewc_samples"))
+    flags.register_validator("column_scale", _rule(_positive, "column_scale"))
     flags.register_validator("threads", _rule(_optional_seed, "threads"))
     for name in ("task_seed", "train_seed", "seed"):
         flags.register_validator(name, _rule(_optional_seed, name))
@@ -198,10 +230,16 @@ SEED_DEPRECATED = ("--seed is deprecated: it now sets only the training randomne
 
 
 def deprecation_warnings(f=FLAGS) -> list:
-    """One line for every deprecated flag given."""
-    if f.seed is None:
-        return []
-    return [SEED_DEPRECATED.format(value=f.seed, task_seed=f.task_seed)]
+    """One line for every deprecated flag given, and for every flag given that the
+    method does not use."""
+    out = []
+    if f.seed is not None:
+        out.append(SEED_DEPRECATED.format(value=f.seed, task_seed=f.task_seed))
+    unused = DEN_ONLY if f.method != "den" else BASELINE_ONLY
+    for name in unused:
+        if f[name].present:
+            out.append(f"--{name} has no effect with --method={f.method}")
+    return out
 
 
 def config_from_flags(f=FLAGS) -> DENConfig:
@@ -210,7 +248,7 @@ def config_from_flags(f=FLAGS) -> DENConfig:
         raise ConfigError(f"--seed={f.seed}: deprecated, and --train_seed={f.train_seed} is "
                           f"given too; give --train_seed only")
     train_seed = f.train_seed if f.train_seed is not None else f.seed
-    return DENConfig(
+    cfg = DENConfig(
         max_iter=f.max_iter, lr=f.lr, batch_size=f.batch_size, checkpoint_dir=f.checkpoint_dir,
         dims=tuple(int(d) for d in f.dims), n_classes=f.n_classes, l1_lambda=f.l1_lambda,
         l2_lambda=f.l2_lambda, gl_lambda=f.gl_lambda, regular_lambda=f.regular_lambda,
@@ -218,3 +256,7 @@ def config_from_flags(f=FLAGS) -> DENConfig:
         dataset=f.dataset, task_stream=f.tasks, task_seed=f.task_seed, train_seed=train_seed,
         prox_order=f.prox_order, paper=parse_paper(f.paper), allow_tf32=f.tf32, xla=f.xla,
         arch=f.arch, spl_thr_conv=f.spl_thr_conv)
+    if f.method == "den":
+        return cfg
+    return config_for(cfg, f.method, l2_pull=f.l2_pull, ewc_lambda=f.ewc_lambda,
+                      ewc_samples=f.ewc_samples, column_scale=f.column_scale)

@@ -22,7 +22,10 @@ def figure_png(results: dict) -> bytes:
     import matplotlib.pyplot as plt
 
     r = np.array([[np.nan if x is None else x for x in row] for row in results["auroc_matrix"]])
-    units = np.array(results["units_per_layer"])
+    # Rows without figures (MTL before its joint training) are None: drawn as gaps.
+    n_layers = max(len(u) for u in results["units_per_layer"] if u is not None)
+    units = np.array([[np.nan] * n_layers if u is None else u
+                      for u in results["units_per_layer"]], float)
     n = len(r)
     fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4.6))
     lo = np.nanmin(r) if np.isfinite(r).any() else 0.0
@@ -34,7 +37,7 @@ def figure_png(results: dict) -> bytes:
     a.set_yticks(range(n), [str(i + 1) for i in range(n)])
     if n <= 12:
         for i in range(n):
-            for j in range(i + 1):
+            for j in [j for j in range(i + 1) if np.isfinite(r[i, j])]:
                 a.text(j, i, f"{r[i, j]:.4f}"[1:], ha="center", va="center", fontsize=6,
                        color="white" if r[i, j] < (lo + 1) / 2 else "black")
     fig.colorbar(im, ax=a, fraction=0.046)
@@ -49,7 +52,9 @@ def figure_png(results: dict) -> bytes:
     b.grid(alpha=0.3)
     b.legend()
     avg = results.get("final_avg_perf")
-    fig.suptitle(f"DEN (den_tf): final avg_perf {avg:.4f}" if avg is not None else "DEN (den_tf)")
+    name = results.get("config", {}).get("method", "den")
+    title = "DEN (den_tf)" if name == "den" else f"{name} (den_tf baseline)"
+    fig.suptitle(f"{title}: final avg_perf {avg:.4f}" if avg is not None else title)
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110)

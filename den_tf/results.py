@@ -26,11 +26,21 @@ def _matrix(scores, attr: str) -> List[List[Optional[float]]]:
 
 
 def backward_transfer(matrix) -> Optional[float]:
-    """Mean over tasks j < T of R[T][j] - R[j][j]; None with fewer than two tasks."""
+    """Mean over tasks j < T of R[T][j] - R[j][j]; None with fewer than two tasks, or
+    when a task has no figure right after it was learned (MTL has no sequence)."""
     t = len(matrix)
     if t < 2:
         return None
-    return float(np.mean([matrix[t - 1][j] - matrix[j][j] for j in range(t - 1)]))
+    pairs = [(matrix[t - 1][j], matrix[j][j]) for j in range(t - 1)]
+    if any(a is None or b is None for a, b in pairs):
+        return None
+    return float(np.mean([a - b for a, b in pairs]))
+
+
+def _mean(row) -> Optional[float]:
+    """Mean of a row's figures; None for a row without any (MTL before its last task)."""
+    xs = [x for x in row if x is not None]
+    return float(np.mean(xs)) if xs else None
 
 
 TIMING_KEYS = ("phases", "wall_s", "eval_s")
@@ -42,8 +52,8 @@ def build(trainer, wall_s: float, extra: Optional[dict] = None) -> dict:
     cfg = trainer.config
     auroc = _matrix(trainer.scores, "auroc")
     acc = _matrix(trainer.scores, "accuracy")
-    avg = [float(np.mean([x for x in row if x is not None])) for row in auroc]
-    avg_acc = [float(np.mean([x for x in row if x is not None])) for row in acc]
+    avg = [_mean(row) for row in auroc]
+    avg_acc = [_mean(row) for row in acc]
     tasks, per_task = [], []
     for r in trainer.records:
         d = dataclasses.asdict(r)
@@ -101,6 +111,9 @@ def summary_lines(results: dict) -> List[str]:
     for i, row in enumerate(results["auroc_matrix"]):
         cells = " ".join(f"{x:6.4f}" if x is not None else "      " for x in row)
         rec = results["tasks"][i]
+        if results["avg_perf"][i] is None:  # a row without figures (MTL)
+            lines.append(f"  T{i + 1:<4} | {cells} |      -      -  -")
+            continue
         lines.append(f"  T{i + 1:<4} | {cells} | {results['avg_perf'][i]:.4f} "
                      f"{results['avg_accuracy'][i]:.4f}  {str(rec['sizes']):<15} "
                      f"{rec['capacity']:.3f}x")

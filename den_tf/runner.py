@@ -131,6 +131,9 @@ class PhaseSpec:
         (EWC's Fisher information); absent: every entry weighs 1.
       forward: the network's forward pass, `forward(params, x) -> logits`, params being
         [kernel, bias] of every layer in order (default: the MLP of spec "Output").
+      batch: the minibatch of one step, `batch(idx) -> (x, y)` for the step's row of
+        indices; for training data that is not one task's (multi-task training draws
+        from every task). Default: `train_batch` of the tensors given to `run`.
     """
 
     name: str
@@ -143,6 +146,7 @@ class PhaseSpec:
     printing: bool = True
     prev_weights: Dict[int, tuple] = dataclasses.field(default_factory=dict)
     forward: Callable = mlp_logits
+    batch: Optional[Callable] = None
 
 
 @dataclasses.dataclass
@@ -309,7 +313,11 @@ class PhaseRunner:
     def _chunk_fn(self, x_all, y_all, perm, idx, n, train_index=None, mix=None):
         """Runs n (<= len(idx)) steps; returns the CE of each step ([len(idx)])."""
         def body(i, losses):
-            ce = self._train_step(*train_batch(x_all, y_all, perm, idx[i], train_index, mix))
+            if self.spec.batch is None:
+                x, y = train_batch(x_all, y_all, perm, idx[i], train_index, mix)
+            else:
+                x, y = self.spec.batch(idx[i])
+            ce = self._train_step(x, y)
             return i + 1, tf.tensor_scatter_nd_update(losses, [[i]], [ce])
 
         _, losses = tf.while_loop(lambda i, _: i < n, body,

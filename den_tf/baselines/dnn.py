@@ -1,0 +1,51 @@
+"""DNN: one network fine-tuned task after task (the paper's "DNN", Sec. 4.1).
+
+The base network of --dims with one sigmoid head per task (the same heads as DEN's):
+task t adds a glorot head t, and every hidden layer and head t train for --max_iter
+steps with nothing holding the earlier tasks' weights in place, so earlier tasks
+drift (catastrophic forgetting). Task t is evaluated with head t on the final hidden
+layers. `l2` and `ewc` are this method with a pull toward earlier weights.
+"""
+
+from __future__ import annotations
+
+from typing import List
+
+from den_tf.baselines.base import Method
+from den_tf.network import DENNetwork
+
+
+class DNN(Method):
+    """Fine-tuning with per-task heads (see the module docstring)."""
+
+    name = "dnn"
+
+    def describe(self) -> str:
+        return "dnn: one network fine-tuned on every task, one head per task, no pull"
+
+    def begin_task(self, t, data) -> None:
+        dims = self.config.dims
+        if t == 1:
+            self.network = DENNetwork.create(dims, self.init, 1)
+        else:
+            self.network.add_head(t, self.init.glorot(f"t{t}/head_W", (dims[-2], dims[-1])),
+                                  self.init.glorot(f"t{t}/head_b", (dims[-1],)))
+
+    def trainable(self, t) -> list:
+        layers = self.network.layers_for(t)
+        for layer in layers:
+            layer.set_trainable(True, True)
+        return layers
+
+    def params_for(self, t) -> list:
+        return self.network.params_for(t)
+
+    def n_params(self) -> int:
+        """Hidden layers once, plus every head (DENNetwork.n_params)."""
+        return self.network.n_params()
+
+    def sizes(self) -> List[int]:
+        return self.network.sizes()
+
+    def stamp(self, t) -> List[int]:
+        return [self.network.input_size] + self.network.units_at(t) + [self.config.dims[-1]]

@@ -1,0 +1,51 @@
+"""DNN-STL: single-task learning, a separate base network per task (the paper's
+"DNN-STL", Sec. 4.1).
+
+Task t gets a fresh network of --dims (glorot, its own head) and trains it alone for
+--max_iter steps; nothing is shared, so nothing is forgotten and nothing transfers.
+Capacity after t tasks is t base networks (t.00x): every task's hidden layers and head.
+"""
+
+from __future__ import annotations
+
+from typing import Dict, List
+
+from den_tf.baselines.base import Method
+from den_tf.network import DENNetwork
+
+
+class STL(Method):
+    """One base network per task."""
+
+    name = "stl"
+
+    def __init__(self, *args, **kw):
+        super().__init__(*args, **kw)
+        self.networks: Dict[int, DENNetwork] = {}
+
+    def describe(self) -> str:
+        return "stl: a separate base network (hidden layers and head) per task"
+
+    def begin_task(self, t, data) -> None:
+        self.networks[t] = DENNetwork.create(self.config.dims, self.init, t)
+
+    def trainable(self, t) -> list:
+        layers = self.networks[t].layers_for(t)
+        for layer in layers:
+            layer.set_trainable(True, True)
+        return layers
+
+    def params_for(self, t) -> list:
+        return self.networks[t].params_for(t)
+
+    def n_params(self) -> int:
+        """Every task's network, head included."""
+        return sum(net.n_params() for net in self.networks.values())
+
+    def sizes(self) -> List[int]:
+        """Units per hidden layer, summed over the tasks' networks."""
+        return [sum(s) for s in zip(*(net.sizes() for net in self.networks.values()))]
+
+    def stamp(self, t) -> List[int]:
+        net = self.networks[t]
+        return [net.input_size] + net.sizes() + [self.config.dims[-1]]
