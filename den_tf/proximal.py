@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from den_tf.config import DEFAULT_PROX_ORDER
+
 
 def l1_prox(v, lam: float):
     """Soft-thresholds every entry of v by lam."""
@@ -50,7 +52,7 @@ def group_lasso_prox(v, lam: float, block=None):
 
 
 def proximal_step(v, l1_lambda: float, gl_lambda: float, groups=(),
-                  prox_order: str = "l1_then_gl"):
+                  prox_order: str = DEFAULT_PROX_ORDER):
     """The proximal updates after one optimizer step (spec "Pieces shared by every phase",
     Q14): L1 on every entry and group lasso on every block of `groups` (boolean masks of
     v's shape; each column of a block, v[..., j], is one group), in the order

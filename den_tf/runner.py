@@ -35,6 +35,7 @@ import tensorflow as tf
 
 from den_tf import logfmt
 from den_tf.callbacks import call
+from den_tf.config import DEFAULT_PROX_ORDER
 from den_tf.data import permuted_images, to_float
 from den_tf.errors import NumericalError
 from den_tf.layers import DenDense
@@ -179,7 +180,7 @@ class Hyper:
     l2_lambda: float
     gl_lambda: float
     regular_lambda: float
-    prox_order: str = "l1_then_gl"
+    prox_order: str = DEFAULT_PROX_ORDER
 
     @classmethod
     def from_config(cls, cfg, n_train: int) -> "Hyper":

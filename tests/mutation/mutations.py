@@ -282,7 +282,7 @@ MUTATIONS = [
              "",
              [PAPER, "-k", "tf32"]),
     Mutation("Q14 default order changed silently", "den_tf/config.py",
-             'prox_order: str = "l1_then_gl"',
-             'prox_order: str = "gl_then_l1"',
+             'DEFAULT_PROX_ORDER = "gl_only"',
+             'DEFAULT_PROX_ORDER = "l1_then_gl"',
              ["tests/test_runner_by_hand.py"]),
 ]
