@@ -275,20 +275,25 @@ def main(argv=None) -> int:
         rel = os.path.relpath(a.theirs)
         print(f"theirs: {a.theirs if rel.startswith('..') else rel} (the original code's "
               f"default run)")
-    logs = []
-    for path in (a.ours, a.theirs):
-        try:
-            with open(path, encoding="utf-8", errors="replace") as f:
-                parsed = parse(f.read())
-        except OSError as e:
-            print(f"compare_logs: error: {path}: {e.strerror}", file=sys.stderr)
-            return 2
-        if not parsed:
-            print(f"compare_logs: error: {path}: no task found (not a DEN log?)",
-                  file=sys.stderr)
-            return 2
-        logs.append(parsed)
+    try:
+        logs = [read_log(path) for path in (a.ours, a.theirs)]
+    except LogError as e:
+        print(f"compare_logs: error: {e}", file=sys.stderr)
+        return 2
     return compare(logs[0], logs[1], a.tol, a.n_classes)
+
+
+def read_log(path: str) -> List[TaskLog]:
+    """The parsed tasks of the log at `path`; LogError (one line) when it cannot be read
+    or holds no task."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            parsed = parse(f.read())
+    except OSError as e:
+        raise LogError(f"{path}: {e.strerror}") from None
+    if not parsed:
+        raise LogError(f"{path}: no task found (not a DEN log?)")
+    return parsed
 
 
 def summary_main(argv) -> int:
@@ -299,19 +304,11 @@ def summary_main(argv) -> int:
     p.add_argument("logs", nargs="+")
     p.add_argument("--n_classes", type=int, default=10, help="outputs per head (capacity)")
     a = p.parse_args(argv)
-    named = []
-    for path in a.logs:
-        try:
-            with open(path, encoding="utf-8", errors="replace") as f:
-                parsed = parse(f.read())
-        except OSError as e:
-            print(f"compare_logs: error: {path}: {e.strerror}", file=sys.stderr)
-            return 2
-        if not parsed:
-            print(f"compare_logs: error: {path}: no task found (not a DEN log?)",
-                  file=sys.stderr)
-            return 2
-        named.append((path, parsed))
+    try:
+        named = [(path, read_log(path)) for path in a.logs]
+    except LogError as e:
+        print(f"compare_logs: error: {e}", file=sys.stderr)
+        return 2
     summary_table(named, a.n_classes)
     return 0
 
