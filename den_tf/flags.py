@@ -23,7 +23,7 @@ _D = DENConfig()
 _B = BaselineConfig()
 # DEN's own settings, and the baselines' own: each has no effect on the other.
 DEN_ONLY = ("l1_lambda", "gl_lambda", "regular_lambda", "ex_k", "loss_thr", "spl_thr",
-            "prox_order")
+            "spl_thr_conv", "prox_order")
 BASELINE_ONLY = ("l2_pull", "ewc_lambda", "ewc_samples", "column_scale")
 
 

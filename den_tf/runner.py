@@ -18,7 +18,8 @@ trainable masks allow. One step, compiled with XLA when enabled:
 max_iter; every 100 steps the CE (and, in phases that print, the AUROC) on the whole
 validation set, an iteration line, and early stopping when the mean of the last ten
 validation losses (always divided by 10) moves by less than 1e-6. It returns the counter
-and the CE of the LAST MINIBATCH (which decides expansion, spec step 5). The steps
+and the CE of the LAST MINIBATCH (which decides expansion, spec step 5; with
+`--paper=Q7` the validation CE decides instead, den_tf/phases/selective.py). The steps
 between two validations run as one compiled loop.
 """
 

@@ -134,9 +134,18 @@ def _is_number(s: str) -> bool:
 
 
 def _defining(args: Sequence[str]) -> List[str]:
-    """The arguments that define a run's figures: all but where its outputs go."""
-    return sorted(a for a in args
-                  if a.lstrip("-").split("=", 1)[0] not in sweep_exec.MANAGED_FLAGS)
+    """The arguments that define a run's figures: all but where its outputs go. The data
+    folder counts by the folder it names (`../shared/mnist` from a checkout beside it
+    and `/work/shared/mnist` are one folder, one run)."""
+    out = []
+    for a in args:
+        name, eq, value = a.lstrip("-").partition("=")
+        if name in sweep_exec.MANAGED_FLAGS:
+            continue
+        if name == "data_dir" and eq:
+            a = f"--data_dir={os.path.realpath(value)}"
+        out.append(a)
+    return sorted(out)
 
 
 # ----------------------------------------------------------------------------- the folder

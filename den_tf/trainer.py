@@ -2,8 +2,8 @@
 
 `DENTrainer.learn_task(t)`:
   task 1: train everything;
-  task t > 1: selective retraining (steps 1-4); if the last minibatch's CE is below
-  loss_thr, the retrained network stands and the task ends normally (Q7, Q13);
+  task t > 1: selective retraining (steps 1-4); if the last minibatch's CE (with
+  --paper=Q7: the validation CE) is below loss_thr, the retrained network stands and the task ends normally (Q7, Q13);
   otherwise expansion and pruning (steps 6-7), then split and duplication (step 8);
   then, for every task: total expansions, timestamp, test figures, sparsity.
 `DENTrainer.evaluate_all(t)` is the overall evaluation of tasks 1..t.

@@ -348,3 +348,19 @@ def test_grid_names_and_lock_of_a_live_process(tmp_path):
         other.acquire()
     lock.release()
     assert not os.path.exists(tmp_path / sweep.LOCK_FILE)
+
+
+def test_a_point_is_the_same_run_whatever_path_names_its_data(tmp_path, monkeypatch):
+    """A rerun from another working directory (`../shared/mnist` against the absolute
+    path it names) is the same run; another data folder or another flag is not, and
+    where the outputs go never counts."""
+    (tmp_path / "shared" / "mnist").mkdir(parents=True)
+    (tmp_path / "other").mkdir()
+    (tmp_path / "main").mkdir()
+    monkeypatch.chdir(tmp_path / "main")
+    stored = [f"--data_dir={tmp_path}/shared/mnist", "--max_iter=5", "--log_file=a/run.log"]
+    same = ["--max_iter=5", "--data_dir=../shared/mnist", "--log_file=b/run.log"]
+    assert sweep._defining(stored) == sweep._defining(same)
+    assert sweep._defining(stored) != sweep._defining(["--data_dir=../other", "--max_iter=5"])
+    assert sweep._defining(stored) != sweep._defining(["--data_dir=../shared/mnist",
+                                                       "--max_iter=6"])
