@@ -308,12 +308,18 @@ def _check_outputs(cfg, log_path: str, results_path: str) -> None:
 
 
 def _check_memory(cfg, data) -> None:
-    """Issue 9: a run whose network could outgrow the memory is refused (exit 2)."""
+    """Issue 9: a run whose network could outgrow the memory is refused (exit 2). The
+    estimate (den_tf/outputs.py) is of the largest network the run can grow to: the MLP
+    of --dims, or a convolutional --arch on the data's images."""
     if FLAGS.mode != "train":
         return
     from den_tf import outputs
+    from den_tf.arch import CONV_ARCHS, image_shape_of, resolve
+    shape = (resolve(data.input_size, image_shape_of(data)) if cfg.arch in CONV_ARCHS
+             else None)
     outputs.check_memory(cfg.dims, cfg.ex_k, cfg.tasks, outputs.data_bytes(data),
-                         max(len(data.validation), len(data.test)))
+                         max(len(data.validation), len(data.test)), arch=cfg.arch,
+                         image_shape=shape)
 
 
 class _Writes:

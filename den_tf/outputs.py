@@ -16,11 +16,13 @@ flag, the path (or the settings) and the reason, before TensorFlow is even impor
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import os
 import tempfile
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Tuple
 
+from den_tf.arch.specs import CONV_ARCHS  # sizes and geometry only: no TensorFlow
 from den_tf.errors import ConfigError
 
 # ----------------------------------------------------------------------------- outputs
@@ -131,19 +133,26 @@ def check_file_output(flag: str, path: str, append: bool = False,
 
 
 # ----------------------------------------------------------------------------- memory
-def max_hidden_sizes(dims: Sequence[int], ex_k: int, n_tasks: int) -> list:
-    """The most units each hidden layer can reach, and reach within a task.
+def grown_size(n: int, ex_k: int, n_tasks: int) -> int:
+    """The most units (a convolutional layer's: filters) a DEN hidden layer of n units at
+    task 1 can have after n_tasks tasks.
 
-    Task 1 trains dims as given. Every later task can expand each hidden layer by ex_k
-    units (spec step 6; pruning may keep all of them) and then duplicate up to ex_k of
-    the units the layer had when the task started (spec step 8: the split candidates are
-    the task-start units, so at most min(ex_k, n) of them). So n -> n + ex_k + min(ex_k, n)
-    per task, for tasks 2..n_tasks, and the largest size is the one after the last task.
+    Task 1 trains the layer as given. Every later task can expand it by ex_k units (spec
+    step 6; pruning may keep all of them) and then duplicate up to ex_k of the units it
+    had when the task started (spec step 8: the split candidates are the task-start
+    units, so at most min(ex_k, n) of them). So n -> n + ex_k + min(ex_k, n) per task, for
+    tasks 2..n_tasks, and the largest size is the one after the last task.
     """
-    sizes = [int(d) for d in dims[1:-1]]
+    n = int(n)
     for _ in range(max(0, n_tasks - 1)):
-        sizes = [n + ex_k + min(ex_k, n) for n in sizes]
-    return sizes
+        n = n + ex_k + min(ex_k, n)
+    return n
+
+
+def max_hidden_sizes(dims: Sequence[int], ex_k: int, n_tasks: int) -> list:
+    """The most units each hidden layer of the MLP (dims[1:-1]) can reach, and reach
+    within a task: `grown_size` of each (spec steps 6 and 8)."""
+    return [grown_size(d, ex_k, n_tasks) for d in dims[1:-1]]
 
 
 # The constants below are calibrated on measured peaks (ru_maxrss, 2 cores, TF 2 on CPU,
@@ -184,18 +193,111 @@ def parameter_count(dims: Sequence[int], hidden: Sequence[int], n_tasks: int) ->
     return n + n_tasks * (sizes[-1] * n_out + n_out)
 
 
-def estimate_peak_bytes(dims: Sequence[int], ex_k: int, n_tasks: int,
-                        data_bytes: int = 0, eval_rows: int = 10000) -> int:
-    """The memory (bytes) the largest network this run can grow to needs at its peak:
-    BASE_BYTES + PER_TASK_BYTES per task (TensorFlow, compiled phases) + data_bytes (the
-    data set as loaded and as tensors) + PARAM_FACTOR per parameter + ACTIVATION_FACTOR
+def _conv_spec(arch):
+    """A convolutional architecture: its name in CONV_ARCHS (den_tf/arch/specs.py), or a
+    ConvArch itself."""
+    return CONV_ARCHS[arch] if isinstance(arch, str) else arch
+
+
+def conv_max_sizes(arch, ex_k: int, n_tasks: int) -> Tuple[list, list]:
+    """The most filters of every convolutional layer and units of every fully connected
+    hidden layer of a convolutional DEN network (`--arch=lenet`, `conv5`): each is a DEN
+    layer (paper Sec. 4; den_tf/phases/expansion.py runs the same steps on filters), so
+    each grows by `grown_size` (spec steps 6 and 8) from the architecture's sizes."""
+    spec = _conv_spec(arch)
+    return ([grown_size(b.filters, ex_k, n_tasks) for b in spec.convs],
+            [grown_size(u, ex_k, n_tasks) for u in spec.fc])
+
+
+def conv_parameter_count(arch, image_shape: Sequence[int], filters: Sequence[int],
+                         fc: Sequence[int], n_out: int, n_tasks: int) -> int:
+    """Weights and biases of a convolutional network with these filters and fully
+    connected sizes, one head per task, as den_tf/arch/conv.py builds it: a size x size x
+    c_in x filters kernel and a bias per filter per convolutional layer; the first dense
+    layer takes filters_of_the_last_conv x flat_block rows (each filter's H*W block of
+    the channel-major flatten, `ConvArch.flat_block`); the other dense layers and the
+    heads as in the MLP (`parameter_count`)."""
+    spec = _conv_spec(arch)
+    n, c = 0, int(image_shape[2])
+    for blk, f in zip(spec.convs, filters):
+        n += blk.size * blk.size * c * int(f) + int(f)
+        c = int(f)
+    rows = c * spec.flat_block(image_shape)
+    for units in fc:
+        n += rows * int(units) + int(units)
+        rows = int(units)
+    return int(n + n_tasks * (rows * int(n_out) + int(n_out)))
+
+
+def conv_activations(arch, image_shape: Sequence[int], filters: Sequence[int],
+                     fc: Sequence[int], n_out: int) -> int:
+    """Activations per example of a convolutional network's forward pass
+    (den_tf.conv.ConvForward): every convolution's output map, H*W*filters at its
+    resolution BEFORE its max-pooling (the pooled map is at most a quarter of it: within
+    ACTIVATION_FACTOR's margin), every fully connected hidden unit and the head's
+    outputs."""
+    spec = _conv_spec(arch)
+    h, w = int(image_shape[0]), int(image_shape[1])
+    n = 0
+    for blk, f in zip(spec.convs, filters):
+        ch, cw = dataclasses.replace(blk, pool=0).out_hw(h, w)  # the convolution alone
+        n += ch * cw * int(f)
+        h, w = blk.out_hw(h, w)  # and its pooling: the next layer's input
+    return int(n + sum(int(u) for u in fc) + int(n_out))
+
+
+@dataclasses.dataclass(frozen=True)
+class Largest:
+    """The largest network(s) a run holds at once: `params` weights and biases,
+    `activations` per example of the widest forward pass, `extra` bytes held besides
+    (per-parameter state PARAM_FACTOR does not cover), and `what`, the words the
+    refusal uses for it."""
+
+    params: int
+    activations: int
+    extra: int = 0
+    what: str = ""
+
+
+def largest_network(dims: Sequence[int], ex_k: int, n_tasks: int, arch: str = "mlp",
+                    image_shape: Optional[Sequence[int]] = None) -> Largest:
+    """The largest network a DEN run can grow to (spec steps 6 and 8): the MLP of --dims
+    (`max_hidden_sizes`) or a convolutional architecture on `image_shape` (H, W, C;
+    `conv_max_sizes`), with one head of dims[-1] outputs per task."""
+    n_out = int(dims[-1])
+    if arch in CONV_ARCHS:
+        if image_shape is None:
+            raise ValueError(f"--arch={arch}: the memory estimate needs the image shape")
+        filters, fc = conv_max_sizes(arch, ex_k, n_tasks)
+        shape = "x".join(str(int(d)) for d in image_shape)
+        return Largest(conv_parameter_count(arch, image_shape, filters, fc, n_out, n_tasks),
+                       conv_activations(arch, image_shape, filters, fc, n_out), 0,
+                       f"convolutional layers of {filters} filters and fully connected "
+                       f"layers of {fc} units (on {shape} images)")
+    hidden = max_hidden_sizes(dims, ex_k, n_tasks)
+    return Largest(parameter_count(dims, hidden, n_tasks), sum(hidden) + n_out, 0,
+                   f"hidden sizes {hidden}")
+
+
+def peak_bytes(net: Largest, n_tasks: int, data_bytes: int = 0,
+               eval_rows: int = 10000) -> int:
+    """The memory (bytes) a run holding `net` needs at its peak: BASE_BYTES +
+    PER_TASK_BYTES per task (TensorFlow, compiled phases) + data_bytes (the data set as
+    loaded and as tensors) + PARAM_FACTOR per parameter + net.extra + ACTIVATION_FACTOR
     per activation of a forward pass over `eval_rows` examples (the largest of the
     validation and test sets)."""
-    hidden = max_hidden_sizes(dims, ex_k, n_tasks)
-    params = parameter_count(dims, hidden, n_tasks)
-    activations = eval_rows * (sum(hidden) + int(dims[-1]))
-    return (BASE_BYTES + PER_TASK_BYTES * n_tasks + int(data_bytes) + PARAM_FACTOR * params
-            + ACTIVATION_FACTOR * activations)
+    return (BASE_BYTES + PER_TASK_BYTES * n_tasks + int(data_bytes)
+            + PARAM_FACTOR * net.params + int(net.extra)
+            + ACTIVATION_FACTOR * eval_rows * net.activations)
+
+
+def estimate_peak_bytes(dims: Sequence[int], ex_k: int, n_tasks: int,
+                        data_bytes: int = 0, eval_rows: int = 10000, arch: str = "mlp",
+                        image_shape: Optional[Sequence[int]] = None) -> int:
+    """The memory (bytes) the largest network this run can grow to (`largest_network`)
+    needs at its peak (`peak_bytes`)."""
+    return peak_bytes(largest_network(dims, ex_k, n_tasks, arch, image_shape), n_tasks,
+                      data_bytes, eval_rows)
 
 
 def data_bytes(data) -> int:
@@ -254,18 +356,22 @@ def _gib(n: float) -> str:
 
 
 def check_memory(dims: Sequence[int], ex_k: int, n_tasks: int, data_bytes: int = 0,
-                 eval_rows: int = 10000, available: Optional[int] = None) -> int:
+                 eval_rows: int = 10000, available: Optional[int] = None,
+                 arch: str = "mlp", image_shape: Optional[Sequence[int]] = None) -> int:
     """Refuses (ConfigError) settings whose largest network cannot fit: the estimate of
     `estimate_peak_bytes` against `available` bytes (default: `available_memory()`; no
-    check when unknown). Returns the estimate."""
-    need = estimate_peak_bytes(dims, ex_k, n_tasks, data_bytes, eval_rows)
+    check when unknown). The line names the flags the estimate depends on. Returns the
+    estimate."""
+    net = largest_network(dims, ex_k, n_tasks, arch, image_shape)
+    need = peak_bytes(net, n_tasks, data_bytes, eval_rows)
     if available is None:
         available = available_memory()
     if available is not None and need > available:
-        hidden = max_hidden_sizes(dims, ex_k, n_tasks)
+        flags = f"--ex_k={ex_k} --dims={','.join(str(d) for d in dims)} --n_tasks={n_tasks}"
+        if arch != "mlp":
+            flags = f"--arch={arch} {flags}"
         raise ConfigError(
-            f"--ex_k={ex_k} --dims={','.join(str(d) for d in dims)} --n_tasks={n_tasks}: "
-            f"the network can grow to hidden sizes {hidden}, which need about "
+            f"{flags}: the network can grow to {net.what}, which need about "
             f"{_gib(need)} of memory; {_gib(available)} is available (a smaller --ex_k "
             f"or fewer --n_tasks fit)")
     return need

@@ -175,6 +175,89 @@ def test_check_memory_against_given_available_bytes():
         outputs.check_memory((784, 312, 128, 10), 100000, 3, available=24 << 30)
 
 
+# ----------------------------------------------------------------------------- memory: conv
+def test_conv_growth_and_parameter_count_by_hand():
+    """A toy convolutional arch on 6x6x1 images: one 3x3 VALID convolution of 2 filters
+    with 2x2 max-pooling (6 -> 4 -> 2, a flatten block of 2 x 2 = 4 rows per filter), one
+    fully connected layer of 4 units, a head of 5. Filters and units grow as MLP units."""
+    from den_tf.arch.specs import CONV_ARCHS, ConvArch, ConvBlock
+    toy = ConvArch("toy", (ConvBlock(2, 3, "VALID", 2, 2),), (4,))
+    # task 2, ex_k 3: 2 -> 2 + 3 + min(3, 2) = 7 filters; 4 -> 4 + 3 + 3 = 10 units
+    assert outputs.conv_max_sizes(toy, 3, 2) == ([7], [10])
+    assert outputs.conv_max_sizes(toy, 3, 1) == ([2], [4])
+    # kernel 3*3*1*7 + 7 biases; dense 7 filters x 4 rows = 28 rows -> 10 units; 2 heads
+    assert outputs.conv_parameter_count(toy, (6, 6, 1), [7], [10], 5, 2) == \
+        (9 * 7 + 7) + (28 * 10 + 10) + 2 * (10 * 5 + 5) == 470
+    # per example: the 4x4 map of 7 filters before pooling, 10 units, 5 outputs
+    assert outputs.conv_activations(toy, (6, 6, 1), [7], [10], 5) == 4 * 4 * 7 + 10 + 5
+    # lenet on MNIST, ex_k 10, 2 tasks: conv 20 -> 40 and 50 -> 70 filters, fc 800 -> 820,
+    # 500 -> 520; 28 -> 24 -> 12 -> 8 -> 4, so the first dense layer has 70 x 16 rows
+    assert outputs.conv_max_sizes("lenet", 10, 2) == ([40, 70], [820, 520])
+    net = outputs.largest_network((10,), 10, 2, "lenet", (28, 28, 1))
+    assert net.params == ((25 * 40 + 40) + (25 * 40 * 70 + 70) + (70 * 16 * 820 + 820)
+                          + (820 * 520 + 520) + 2 * (520 * 10 + 10))
+    assert net.activations == 24 * 24 * 40 + 8 * 8 * 70 + 820 + 520 + 10
+    # at the initial sizes with one head: what the built network holds (test_conv checks
+    # n_params() == base_n_params, which is ConvArch.base_params)
+    for name, shape in (("lenet", (28, 28, 1)), ("conv5", (32, 32, 3)), ("conv5", (28, 28, 1))):
+        assert outputs.largest_network((10,), 10, 1, name, shape).params == \
+            CONV_ARCHS[name].base_params(shape, 10)
+
+
+def test_conv_estimate_counts_the_convolutional_network(mnist):
+    """The MLP estimate of --dims=10 (no hidden layer) would be tiny; lenet's is not."""
+    mlp = outputs.estimate_peak_bytes((10,), 100000, 3)
+    conv = outputs.estimate_peak_bytes((10,), 100000, 3, arch="lenet", image_shape=(28, 28, 1))
+    assert mlp < 2 << 30 and conv > 1000 << 30
+    # a measured peak: lenet, 2 tasks, ex_k 10, --max_iter=5 --train_seed=1: 2349 MiB
+    est = outputs.estimate_peak_bytes((10,), 10, 2, outputs.data_bytes(mnist), 10000,
+                                      arch="lenet", image_shape=(28, 28, 1))
+    assert 2349 << 20 < est < 2 * (2349 << 20)
+    with pytest.raises(ConfigError) as e:
+        outputs.check_memory((10,), 100000, 3, arch="lenet", image_shape=(28, 28, 1),
+                             available=24 << 30)
+    msg = str(e.value)
+    assert msg.startswith("--arch=lenet --ex_k=100000 --dims=10 --n_tasks=3: ")
+    assert "[300040, 300100] filters" in msg and "\n" not in msg
+
+
+def test_conv_network_that_cannot_fit_in_memory(tmp_path, mnist_dir):
+    p = run_main(["--arch=lenet", "--dims=10", "--ex_k=100000", "--n_tasks=3", "--max_iter=5",
+                  f"--data_dir={mnist_dir}"], cwd=str(tmp_path))
+    one_error_line(p, 2, "--arch=lenet", "--ex_k=100000", "--dims=10", "--n_tasks=3", "GiB",
+                   "available")
+    assert p.stdout == ""  # no log line, no iteration line: nothing ran
+
+
+class _Stop(Exception):
+    """Raised where TensorFlow would be imported: the checks before it are done."""
+
+
+def test_small_lenet_is_not_refused(tmp_path, mnist_dir, monkeypatch, capsys):
+    """A normal small lenet setting passes the memory check (8 GiB free, faked) and goes
+    on to import TensorFlow (stopped there: no training)."""
+    from den_tf import cli
+    seen = []
+    real = outputs.check_memory
+
+    def spy(*args, **kw):
+        seen.append(real(*args, **kw))
+        return seen[-1]
+
+    monkeypatch.setattr(outputs, "available_memory", lambda: 8 << 30)
+    monkeypatch.setattr(outputs, "check_memory", spy)
+
+    def stop():
+        raise _Stop("past the checks")
+
+    monkeypatch.setattr(cli, "_import_tensorflow_quietly", stop)
+    status, out, err = run_in_process(
+        ["--arch=lenet", "--dims=10", "--n_tasks=2", "--max_iter=5", f"--data_dir={mnist_dir}",
+         f"--log_file={tmp_path / 'run.log'}"], capsys)
+    assert status == 1 and "_Stop: past the checks" in err, err
+    assert len(seen) == 1 and 3 << 30 < seen[0] < 8 << 30  # lenet counted: over 3 GiB
+
+
 def test_available_memory_is_read():
     avail = outputs.available_memory()
     assert avail is not None and 0 < avail
