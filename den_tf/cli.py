@@ -310,7 +310,8 @@ def _check_outputs(cfg, log_path: str, results_path: str) -> None:
 def _check_memory(cfg, data) -> None:
     """Issue 9: a run whose network could outgrow the memory is refused (exit 2). The
     estimate (den_tf/outputs.py) is of the largest network the run can grow to: the MLP
-    of --dims, or a convolutional --arch on the data's images."""
+    of --dims, or a convolutional --arch on the data's images; with --paper=Q8 every
+    drifted unit can be split."""
     if FLAGS.mode != "train":
         return
     from den_tf import outputs
@@ -319,7 +320,7 @@ def _check_memory(cfg, data) -> None:
              else None)
     outputs.check_memory(cfg.dims, cfg.ex_k, cfg.tasks, outputs.data_bytes(data),
                          max(len(data.validation), len(data.test)), arch=cfg.arch,
-                         image_shape=shape)
+                         image_shape=shape, paper=cfg.paper)
 
 
 class _Writes:

@@ -23,6 +23,7 @@ import tempfile
 from typing import Optional, Sequence, Tuple
 
 from den_tf.arch.specs import CONV_ARCHS  # sizes and geometry only: no TensorFlow
+from den_tf.config import PAPER_SWITCHES
 from den_tf.errors import ConfigError
 
 # ----------------------------------------------------------------------------- outputs
@@ -133,26 +134,30 @@ def check_file_output(flag: str, path: str, append: bool = False,
 
 
 # ----------------------------------------------------------------------------- memory
-def grown_size(n: int, ex_k: int, n_tasks: int) -> int:
+def grown_size(n: int, ex_k: int, n_tasks: int, split_all: bool = False) -> int:
     """The most units (a convolutional layer's: filters) a DEN hidden layer of n units at
     task 1 can have after n_tasks tasks.
 
     Task 1 trains the layer as given. Every later task can expand it by ex_k units (spec
-    step 6; pruning may keep all of them) and then duplicate up to ex_k of the units it
-    had when the task started (spec step 8: the split candidates are the task-start
-    units, so at most min(ex_k, n) of them). So n -> n + ex_k + min(ex_k, n) per task, for
-    tasks 2..n_tasks, and the largest size is the one after the last task.
+    step 6; pruning may keep all of them) and then duplicate units it had when the task
+    started (spec step 8: the split candidates are the task-start units): at most
+    min(ex_k, n) of them, the ex_k least drifted. So n -> n + ex_k + min(ex_k, n) per
+    task, for tasks 2..n_tasks, and the largest size is the one after the last task.
+    `split_all` (--paper=Q8, paper Sec. 3 "Network split/duplication": every unit that
+    drifted above the threshold is split, no ex_k cap): all n can be duplicated, so
+    n -> n + ex_k + n, a layer can more than double every task.
     """
     n = int(n)
     for _ in range(max(0, n_tasks - 1)):
-        n = n + ex_k + min(ex_k, n)
+        n = n + ex_k + (n if split_all else min(ex_k, n))
     return n
 
 
-def max_hidden_sizes(dims: Sequence[int], ex_k: int, n_tasks: int) -> list:
+def max_hidden_sizes(dims: Sequence[int], ex_k: int, n_tasks: int,
+                     split_all: bool = False) -> list:
     """The most units each hidden layer of the MLP (dims[1:-1]) can reach, and reach
-    within a task: `grown_size` of each (spec steps 6 and 8)."""
-    return [grown_size(d, ex_k, n_tasks) for d in dims[1:-1]]
+    within a task: `grown_size` of each (spec steps 6 and 8; `split_all`: --paper=Q8)."""
+    return [grown_size(d, ex_k, n_tasks, split_all) for d in dims[1:-1]]
 
 
 # The constants below are calibrated on measured peaks (ru_maxrss, 2 cores, TF 2 on CPU,
@@ -199,14 +204,15 @@ def _conv_spec(arch):
     return CONV_ARCHS[arch] if isinstance(arch, str) else arch
 
 
-def conv_max_sizes(arch, ex_k: int, n_tasks: int) -> Tuple[list, list]:
+def conv_max_sizes(arch, ex_k: int, n_tasks: int, split_all: bool = False) -> Tuple[list, list]:
     """The most filters of every convolutional layer and units of every fully connected
     hidden layer of a convolutional DEN network (`--arch=lenet`, `conv5`): each is a DEN
     layer (paper Sec. 4; den_tf/phases/expansion.py runs the same steps on filters), so
-    each grows by `grown_size` (spec steps 6 and 8) from the architecture's sizes."""
+    each grows by `grown_size` (spec steps 6 and 8; `split_all`: --paper=Q8) from the
+    architecture's sizes."""
     spec = _conv_spec(arch)
-    return ([grown_size(b.filters, ex_k, n_tasks) for b in spec.convs],
-            [grown_size(u, ex_k, n_tasks) for u in spec.fc])
+    return ([grown_size(b.filters, ex_k, n_tasks, split_all) for b in spec.convs],
+            [grown_size(u, ex_k, n_tasks, split_all) for u in spec.fc])
 
 
 def conv_parameter_count(arch, image_shape: Sequence[int], filters: Sequence[int],
@@ -260,21 +266,23 @@ class Largest:
 
 
 def largest_network(dims: Sequence[int], ex_k: int, n_tasks: int, arch: str = "mlp",
-                    image_shape: Optional[Sequence[int]] = None) -> Largest:
-    """The largest network a DEN run can grow to (spec steps 6 and 8): the MLP of --dims
-    (`max_hidden_sizes`) or a convolutional architecture on `image_shape` (H, W, C;
-    `conv_max_sizes`), with one head of dims[-1] outputs per task."""
+                    image_shape: Optional[Sequence[int]] = None,
+                    split_all: bool = False) -> Largest:
+    """The largest network a DEN run can grow to (spec steps 6 and 8; `split_all`:
+    --paper=Q8's splits): the MLP of --dims (`max_hidden_sizes`) or a convolutional
+    architecture on `image_shape` (H, W, C; `conv_max_sizes`), with one head of dims[-1]
+    outputs per task."""
     n_out = int(dims[-1])
     if arch in CONV_ARCHS:
         if image_shape is None:
             raise ValueError(f"--arch={arch}: the memory estimate needs the image shape")
-        filters, fc = conv_max_sizes(arch, ex_k, n_tasks)
+        filters, fc = conv_max_sizes(arch, ex_k, n_tasks, split_all)
         shape = "x".join(str(int(d)) for d in image_shape)
         return Largest(conv_parameter_count(arch, image_shape, filters, fc, n_out, n_tasks),
                        conv_activations(arch, image_shape, filters, fc, n_out), 0,
                        f"convolutional layers of {filters} filters and fully connected "
                        f"layers of {fc} units (on {shape} images)")
-    hidden = max_hidden_sizes(dims, ex_k, n_tasks)
+    hidden = max_hidden_sizes(dims, ex_k, n_tasks, split_all)
     return Largest(parameter_count(dims, hidden, n_tasks), sum(hidden) + n_out, 0,
                    f"hidden sizes {hidden}")
 
@@ -293,11 +301,12 @@ def peak_bytes(net: Largest, n_tasks: int, data_bytes: int = 0,
 
 def estimate_peak_bytes(dims: Sequence[int], ex_k: int, n_tasks: int,
                         data_bytes: int = 0, eval_rows: int = 10000, arch: str = "mlp",
-                        image_shape: Optional[Sequence[int]] = None) -> int:
+                        image_shape: Optional[Sequence[int]] = None,
+                        split_all: bool = False) -> int:
     """The memory (bytes) the largest network this run can grow to (`largest_network`)
     needs at its peak (`peak_bytes`)."""
-    return peak_bytes(largest_network(dims, ex_k, n_tasks, arch, image_shape), n_tasks,
-                      data_bytes, eval_rows)
+    return peak_bytes(largest_network(dims, ex_k, n_tasks, arch, image_shape, split_all),
+                      n_tasks, data_bytes, eval_rows)
 
 
 def data_bytes(data) -> int:
@@ -357,12 +366,15 @@ def _gib(n: float) -> str:
 
 def check_memory(dims: Sequence[int], ex_k: int, n_tasks: int, data_bytes: int = 0,
                  eval_rows: int = 10000, available: Optional[int] = None,
-                 arch: str = "mlp", image_shape: Optional[Sequence[int]] = None) -> int:
+                 arch: str = "mlp", image_shape: Optional[Sequence[int]] = None,
+                 paper: Sequence[str] = ()) -> int:
     """Refuses (ConfigError) settings whose largest network cannot fit: the estimate of
     `estimate_peak_bytes` against `available` bytes (default: `available_memory()`; no
-    check when unknown). The line names the flags the estimate depends on. Returns the
+    check when unknown). `paper`: the --paper switches; with Q8 every drifted unit can be
+    split (`grown_size`). The line names the flags the estimate depends on. Returns the
     estimate."""
-    net = largest_network(dims, ex_k, n_tasks, arch, image_shape)
+    split_all = "Q8" in paper
+    net = largest_network(dims, ex_k, n_tasks, arch, image_shape, split_all)
     need = peak_bytes(net, n_tasks, data_bytes, eval_rows)
     if available is None:
         available = available_memory()
@@ -370,8 +382,13 @@ def check_memory(dims: Sequence[int], ex_k: int, n_tasks: int, data_bytes: int =
         flags = f"--ex_k={ex_k} --dims={','.join(str(d) for d in dims)} --n_tasks={n_tasks}"
         if arch != "mlp":
             flags = f"--arch={arch} {flags}"
+        fewer = "a smaller --ex_k or fewer --n_tasks fit"
+        if split_all:
+            given = "all" if set(paper) == set(PAPER_SWITCHES) else ",".join(paper)
+            flags += f" --paper={given}"
+            fewer = ("fewer --n_tasks, a smaller --ex_k, or --paper without Q8 fit; with Q8 "
+                     "every drifted unit can be split, a layer can double every task")
         raise ConfigError(
             f"{flags}: the network can grow to {net.what}, which need about "
-            f"{_gib(need)} of memory; {_gib(available)} is available (a smaller --ex_k "
-            f"or fewer --n_tasks fit)")
+            f"{_gib(need)} of memory; {_gib(available)} is available ({fewer})")
     return need

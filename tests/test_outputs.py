@@ -258,6 +258,56 @@ def test_small_lenet_is_not_refused(tmp_path, mnist_dir, monkeypatch, capsys):
     assert len(seen) == 1 and 3 << 30 < seen[0] < 8 << 30  # lenet counted: over 3 GiB
 
 
+# ----------------------------------------------------------------------------- memory: Q8
+def test_q8_growth_rule():
+    """--paper=Q8: every drifted task-start unit can be split, no ex_k cap:
+    n -> n + ex_k + n per task (the original's rule caps the duplicates at ex_k)."""
+    assert outputs.grown_size(312, 10, 2) == 312 + 10 + 10
+    assert outputs.grown_size(312, 10, 2, split_all=True) == 312 + 10 + 312 == 634
+    assert outputs.grown_size(312, 10, 3, split_all=True) == 634 + 10 + 634
+    assert outputs.max_hidden_sizes((784, 312, 128, 10), 10, 3, split_all=True) == [1278, 542]
+    assert outputs.max_hidden_sizes((784, 312, 128, 10), 10, 1, split_all=True) == [312, 128]
+    assert outputs.conv_max_sizes("lenet", 10, 2, split_all=True) == ([50, 110], [1610, 1010])
+    q8 = outputs.estimate_peak_bytes((784, 312, 128, 10), 10, 3, split_all=True)
+    assert q8 > outputs.estimate_peak_bytes((784, 312, 128, 10), 10, 3)
+
+
+def test_check_memory_with_q8():
+    dims = (784, 312, 128, 10)
+    need = outputs.check_memory(dims, 10, 8, available=8 << 30)  # the original's rule fits
+    with pytest.raises(ConfigError) as e:
+        outputs.check_memory(dims, 10, 8, paper=("Q6", "Q8"), available=8 << 30)
+    msg = str(e.value)
+    assert msg.startswith("--ex_k=10 --dims=784,312,128,10 --n_tasks=8 --paper=Q6,Q8: ")
+    assert "[41206, 17654]" in msg and "without Q8" in msg and "\n" not in msg
+    assert outputs.check_memory(dims, 10, 8, paper=("Q6",), available=8 << 30) == need
+    from den_tf.config import parse_paper
+    with pytest.raises(ConfigError, match=r"--n_tasks=8 --paper=all: "):
+        outputs.check_memory(dims, 10, 8, paper=parse_paper(["all"]), available=8 << 30)
+
+
+@pytest.mark.parametrize("paper", ["Q8", "Q6"])
+def test_q8_is_checked_by_the_command_line(tmp_path, mnist_dir, monkeypatch, capsys, paper):
+    """8 tasks in 8 GiB (faked): refused with --paper=Q8, passed on to TensorFlow's import
+    (stopped there) without it."""
+    from den_tf import cli
+    monkeypatch.setattr(outputs, "available_memory", lambda: 8 << 30)
+
+    def stop():
+        raise _Stop("past the checks")
+
+    monkeypatch.setattr(cli, "_import_tensorflow_quietly", stop)
+    status, out, err = run_in_process(
+        [f"--paper={paper}", "--n_tasks=8", "--max_iter=5", f"--data_dir={mnist_dir}",
+         f"--log_file={tmp_path / 'run.log'}"], capsys)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    if paper == "Q8":
+        assert status == 2 and "--n_tasks=8 --paper=Q8: " in lines[0]
+    else:
+        assert status == 1 and "_Stop: past the checks" in lines[0]
+
+
 def test_available_memory_is_read():
     avail = outputs.available_memory()
     assert avail is not None and 0 < avail
