@@ -309,18 +309,22 @@ def _check_outputs(cfg, log_path: str, results_path: str) -> None:
 
 def _check_memory(cfg, data) -> None:
     """Issue 9: a run whose network could outgrow the memory is refused (exit 2). The
-    estimate (den_tf/outputs.py) is of the largest network the run can grow to: the MLP
-    of --dims, or a convolutional --arch on the data's images; with --paper=Q8 every
-    drifted unit can be split."""
+    estimate (den_tf/outputs.py) is of the largest network the run can grow to: DEN's MLP
+    of --dims, or a convolutional --arch on the data's images, with --paper=Q8 every
+    drifted unit split; a baseline's (--method) networks, which do not grow by ex_k."""
     if FLAGS.mode != "train":
         return
     from den_tf import outputs
     from den_tf.arch import CONV_ARCHS, image_shape_of, resolve
+    method = getattr(cfg, "method", "den")  # a BaselineConfig's, else DEN
     shape = (resolve(data.input_size, image_shape_of(data)) if cfg.arch in CONV_ARCHS
              else None)
-    outputs.check_memory(cfg.dims, cfg.ex_k, cfg.tasks, outputs.data_bytes(data),
-                         max(len(data.validation), len(data.test)), arch=cfg.arch,
-                         image_shape=shape, paper=cfg.paper)
+    pooled = cfg.tasks if method == "mtl" else 0
+    outputs.check_memory(
+        cfg.dims, cfg.ex_k, cfg.tasks, outputs.data_bytes(data, pooled),
+        outputs.eval_rows(len(data.validation), len(data.test), method, cfg.tasks),
+        arch=cfg.arch, image_shape=shape, paper=cfg.paper, method=method,
+        column_scale=getattr(cfg, "column_scale", outputs.COLUMN_SCALE))
 
 
 class _Writes:

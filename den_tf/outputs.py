@@ -23,6 +23,7 @@ import tempfile
 from typing import Optional, Sequence, Tuple
 
 from den_tf.arch.specs import CONV_ARCHS  # sizes and geometry only: no TensorFlow
+from den_tf.baselines.config import COLUMN_SCALE  # settings only: no TensorFlow
 from den_tf.config import PAPER_SWITCHES
 from den_tf.errors import ConfigError
 
@@ -287,6 +288,65 @@ def largest_network(dims: Sequence[int], ex_k: int, n_tasks: int, arch: str = "m
                    f"hidden sizes {hidden}")
 
 
+# EWC (den_tf/baselines/ewc.py) holds, per hidden weight and bias, besides what
+# PARAM_FACTOR counts (its pull's target is the task-start copy it budgets): the sum of
+# the Fishers, of F * theta and the last task's values, in float64 (24), the anchors and
+# the Fisher as float32 for the phase (8), the Fisher as the pull's padded weights (4);
+# and while a task's Fisher is computed, one chunk's per-example gradients
+# (`diagonal_fisher`: a jacobian over EWC_FISHER_CHUNK examples) and their squares. A
+# count, not a measurement. l2's anchor is the task-start copy PARAM_FACTOR counts.
+EWC_FISHER_CHUNK = 100
+EWC_BYTES = 24 + 8 + 4 + 2 * 4 * EWC_FISHER_CHUNK
+
+
+def column_units(dims: Sequence[int], column_scale: float) -> list:
+    """Hidden sizes of one progressive column: column_scale x each hidden size of --dims,
+    rounded, at least 1 (den_tf/baselines/progressive.py, `column_units`)."""
+    return [max(1, int(round(column_scale * h))) for h in dims[1:-1]]
+
+
+def baseline_network(method: str, dims: Sequence[int], n_tasks: int,
+                     column_scale: float = COLUMN_SCALE) -> Largest:
+    """What a baseline (--method, den_tf/baselines/) holds after n_tasks tasks: nothing
+    grows by ex_k (no expansion, no split).
+
+    * `dnn`, `l2`, `ewc`, `mtl`: the base network of --dims and one head per task (`ewc`
+      also its Fisher sums and anchors: EWC_BYTES per hidden parameter; `mtl`'s pooled
+      forward pass computes every task's head for every example);
+    * `stl`: one base network (hidden layers and head) per task; one at a time in a
+      forward pass;
+    * `progressive` (Rusu et al. 2016, Eq. 1): one column per task, hidden sizes
+      `column_units`, with its head; column k also has a lateral weight matrix (no bias)
+      from each earlier column into each of its hidden layers after the first and into
+      its head; task k's forward pass runs columns 1..k.
+    """
+    hidden = [int(d) for d in dims[1:-1]]
+    n_out = int(dims[-1])
+    if method == "stl":
+        return Largest(n_tasks * parameter_count(dims, hidden, 1), sum(hidden) + n_out, 0,
+                       f"{n_tasks} base networks of hidden sizes {hidden}")
+    if method == "progressive":
+        units = column_units(dims, column_scale)
+        column = parameter_count(dims, units, 1)  # with its head
+        lateral = sum(a * b for a, b in zip(units, units[1:] + [n_out]))  # from one column
+        params = n_tasks * column + lateral * n_tasks * (n_tasks - 1) // 2
+        return Largest(params, n_tasks * sum(units) + n_out, 0,
+                       f"{n_tasks} columns of hidden sizes {units} with lateral weights")
+    params = parameter_count(dims, hidden, n_tasks)
+    activations = sum(hidden) + n_out * (1 + (n_tasks if method == "mtl" else 0))
+    extra = EWC_BYTES * parameter_count(dims, hidden, 0) if method == "ewc" else 0
+    return Largest(params, activations, extra,
+                   f"a network of hidden sizes {hidden} with {n_tasks} heads")
+
+
+def eval_rows(n_validation: int, n_test: int, method: str = "den", n_tasks: int = 1) -> int:
+    """Examples of the widest forward pass: the larger of the validation and test sets;
+    for `mtl`, whose early stopping validates on every task's validation set at once
+    (den_tf/baselines/mtl.py, `PooledTasks`), n_tasks validation sets."""
+    pooled = n_tasks * n_validation if method == "mtl" else n_validation
+    return int(max(pooled, n_test))
+
+
 def peak_bytes(net: Largest, n_tasks: int, data_bytes: int = 0,
                eval_rows: int = 10000) -> int:
     """The memory (bytes) a run holding `net` needs at its peak: BASE_BYTES +
@@ -309,17 +369,21 @@ def estimate_peak_bytes(dims: Sequence[int], ex_k: int, n_tasks: int,
                       n_tasks, data_bytes, eval_rows)
 
 
-def data_bytes(data) -> int:
+def data_bytes(data, pooled_tasks: int = 0) -> int:
     """Bytes the data set takes during a run (a `den_tf.data.MnistData`): every split as
     loaded (uint8 pixels, float32 labels), the training split again as resident tensors,
     and per task the float32 permuted validation and test images (numpy and tensor) plus
-    one more permuted test set at a time for the overall evaluation."""
+    one more permuted test set at a time for the overall evaluation. `pooled_tasks`
+    (`mtl`): that many tasks' validation sets pooled as one float32 tensor, with the
+    task index column, and their labels."""
     splits = (data.train, data.validation, data.test)
     loaded = sum(s.pixels.nbytes + s.labels.nbytes for s in splits)
     resident = data.train.pixels.nbytes + data.train.labels.nbytes
     d = data.train.pixels.shape[1]
     permuted = 2 * 4 * d * (len(data.validation) + 2 * len(data.test))
-    return int(loaded + resident + permuted)
+    labels = data.validation.labels.shape[1]
+    pooled = 4 * pooled_tasks * len(data.validation) * (d + 1 + labels)
+    return int(loaded + resident + permuted + pooled)
 
 
 def _read_int(path: str) -> Optional[int]:
@@ -367,17 +431,31 @@ def _gib(n: float) -> str:
 def check_memory(dims: Sequence[int], ex_k: int, n_tasks: int, data_bytes: int = 0,
                  eval_rows: int = 10000, available: Optional[int] = None,
                  arch: str = "mlp", image_shape: Optional[Sequence[int]] = None,
-                 paper: Sequence[str] = ()) -> int:
+                 paper: Sequence[str] = (), method: str = "den",
+                 column_scale: float = COLUMN_SCALE) -> int:
     """Refuses (ConfigError) settings whose largest network cannot fit: the estimate of
     `estimate_peak_bytes` against `available` bytes (default: `available_memory()`; no
     check when unknown). `paper`: the --paper switches; with Q8 every drifted unit can be
-    split (`grown_size`). The line names the flags the estimate depends on. Returns the
+    split (`grown_size`). `method`: a baseline (`baseline_network`, which ignores ex_k and
+    paper) or DEN. The line names the flags the estimate depends on. Returns the
     estimate."""
     split_all = "Q8" in paper
-    net = largest_network(dims, ex_k, n_tasks, arch, image_shape, split_all)
+    if method != "den":
+        net = baseline_network(method, dims, n_tasks, column_scale)
+    else:
+        net = largest_network(dims, ex_k, n_tasks, arch, image_shape, split_all)
     need = peak_bytes(net, n_tasks, data_bytes, eval_rows)
     if available is None:
         available = available_memory()
+    if available is not None and need > available and method != "den":
+        flags = f"--method={method} --dims={','.join(str(d) for d in dims)} --n_tasks={n_tasks}"
+        smaller = "smaller --dims or fewer --n_tasks fit"
+        if method == "progressive":
+            flags += f" --column_scale={column_scale:g}"
+            smaller = "a smaller --column_scale, smaller --dims or fewer --n_tasks fit"
+        raise ConfigError(f"{flags}: the run holds {net.what}, which need about "
+                          f"{_gib(need)} of memory; {_gib(available)} is available "
+                          f"({smaller})")
     if available is not None and need > available:
         flags = f"--ex_k={ex_k} --dims={','.join(str(d) for d in dims)} --n_tasks={n_tasks}"
         if arch != "mlp":

@@ -308,6 +308,77 @@ def test_q8_is_checked_by_the_command_line(tmp_path, mnist_dir, monkeypatch, cap
         assert status == 1 and "_Stop: past the checks" in lines[0]
 
 
+# ----------------------------------------------------------------------------- memory: baselines
+def test_baseline_counts_by_hand():
+    """--dims=6,4,2,3, 3 tasks; no ex_k growth for any baseline."""
+    dims = (6, 4, 2, 3)
+    base = (6 * 4 + 4) + (4 * 2 + 2) + (2 * 3 + 3)  # 47: one network, one head
+    stl = outputs.baseline_network("stl", dims, 3)
+    assert (stl.params, stl.activations, stl.extra) == (3 * base, 4 + 2 + 3, 0)
+    # progressive, column_scale 0.5: columns of [2, 1] units, each with its head (23);
+    # laterals from one earlier column: 2 x 1 into hidden layer 2, 1 x 3 into the head
+    assert outputs.column_units(dims, 0.5) == [2, 1]
+    column = (6 * 2 + 2) + (2 * 1 + 1) + (1 * 3 + 3)
+    prog = outputs.baseline_network("progressive", dims, 3, column_scale=0.5)
+    assert prog.params == 3 * column + (2 * 1 + 1 * 3) * (0 + 1 + 2) == 84
+    assert prog.activations == 3 * (2 + 1) + 3  # task 3 runs all three columns
+    hidden_params = (6 * 4 + 4) + (4 * 2 + 2)
+    for method in ("dnn", "l2", "ewc", "mtl"):
+        net = outputs.baseline_network(method, dims, 3)
+        assert net.params == hidden_params + 3 * (2 * 3 + 3)
+        assert net.extra == (outputs.EWC_BYTES * hidden_params if method == "ewc" else 0)
+    assert outputs.baseline_network("mtl", dims, 3).activations == 4 + 2 + 3 + 3 * 3
+    # the widest forward pass: mtl validates on every task's validation set at once
+    assert outputs.eval_rows(5000, 10000) == outputs.eval_rows(5000, 10000, "dnn", 3) == 10000
+    assert outputs.eval_rows(5000, 10000, "mtl", 3) == 15000
+
+
+def test_baseline_counts_match_the_baselines():
+    """The counts are what den_tf/baselines builds: STL's and progressive's n_params()
+    after 3 tasks (progressive counts every column, head and lateral weight)."""
+    from den_tf.baselines.config import BaselineConfig
+    from den_tf.baselines.progressive import Progressive, column_units
+    from den_tf.baselines.stl import STL
+    dims = (20, 12, 8, 10)
+    for cls, scale in ((STL, 0.5), (Progressive, 0.5), (Progressive, 0.3)):
+        cfg = BaselineConfig(dims=dims, n_classes=10, method=cls.name, column_scale=scale,
+                             train_seed=1)
+        m = cls(cfg, None)
+        for k in (1, 2, 3):
+            m.begin_task(k, None)
+        assert outputs.baseline_network(cls.name, dims, 3, scale).params == m.n_params()
+        assert outputs.column_units(dims, scale) == column_units(dims, scale)
+
+
+@pytest.mark.parametrize("method,dims,refused", [
+    ("stl", "784,8000,8000,10", True),  # 3 networks of 70 M parameters: 15 GiB
+    ("dnn", "784,8000,8000,10", False),  # one network and 3 heads: 7 GiB
+    ("stl", "784,312,128,10", False),  # DEN's growth by --ex_k=100000 does not apply
+])
+def test_baselines_are_checked_by_the_command_line(tmp_path, mnist_dir, monkeypatch, capsys,
+                                                   method, dims, refused):
+    """8 GiB free (faked), 3 tasks, --ex_k=100000 (ignored by the baselines)."""
+    from den_tf import cli
+    monkeypatch.setattr(outputs, "available_memory", lambda: 8 << 30)
+
+    def stop():
+        raise _Stop("past the checks")
+
+    monkeypatch.setattr(cli, "_import_tensorflow_quietly", stop)
+    status, out, err = run_in_process(
+        [f"--method={method}", f"--dims={dims}", "--ex_k=100000", "--n_tasks=3",
+         "--max_iter=5", f"--data_dir={mnist_dir}", f"--log_file={tmp_path / 'run.log'}"],
+        capsys)
+    lines = [l for l in err.strip().splitlines() if not l.startswith("den_tf: warning: ")]
+    assert len(lines) == 1, err  # (and the warning that --ex_k has no effect)
+    if refused:
+        assert status == 2, err
+        assert lines[0].startswith(f"den_tf: error: --method={method} --dims={dims} "
+                                   f"--n_tasks=3: the run holds 3 base networks")
+    else:
+        assert status == 1 and "_Stop: past the checks" in lines[0]
+
+
 def test_available_memory_is_read():
     avail = outputs.available_memory()
     assert avail is not None and 0 < avail
