@@ -11,7 +11,9 @@ flag, the path (or the settings) and the reason, before TensorFlow is even impor
   files; with `append=True` an existing file need only open for appending (the log).
 * `max_hidden_sizes`, `estimate_peak_bytes`, `available_memory`, `check_memory`: the
   largest sizes a run can reach (spec steps 6 and 8), the memory they take, and the
-  refusal when it exceeds what the machine has.
+  refusal when it exceeds what the machine has. DEN on the MLP or a convolutional arch
+  (`conv_max_sizes`), with --paper=Q8's unbounded splits (`grown_size`), or a baseline,
+  which does not grow (`baseline_network`).
 """
 
 from __future__ import annotations
