@@ -134,9 +134,14 @@ def _run(argv) -> int:
 
     cfg = den_flags.config_from_flags(FLAGS)
     cfg.validate()
-    warnings = den_flags.deprecation_warnings(FLAGS)
-    for w in warnings:
+    warnings = []  # each on stderr at once, and into the log once it is open
+
+    def warn(w: str) -> None:
         print(f"den_tf: warning: {w}", file=sys.stderr)
+        warnings.append(w)
+
+    for w in den_flags.deprecation_warnings(FLAGS):
+        warn(w)
     if FLAGS.mode == "export" and not FLAGS.export_dir:
         raise ConfigError("--mode=export: needs --export_dir")
     if FLAGS.mode != "train" and FLAGS.resume:
@@ -155,7 +160,7 @@ def _run(argv) -> int:
     cfg.validate(data.input_size, data.n_classes, len(data.train), image_shape_of(data))
     tasks = make_stream(data, cfg.task_stream, cfg.tasks, cfg.task_seed)
     check_stream(tasks, cfg.dims[-1], cfg.batch_size)
-    _check_memory(cfg, data)
+    _check_memory(cfg, data, warn)
 
     tf = _import_tensorflow_quietly()
     from den_tf import numerics
@@ -307,11 +312,12 @@ def _check_outputs(cfg, log_path: str, results_path: str) -> None:
         outputs.check_dir_output("export_dir", FLAGS.export_dir)
 
 
-def _check_memory(cfg, data) -> None:
+def _check_memory(cfg, data, warn) -> None:
     """Issue 9: a run whose network could outgrow the memory is refused (exit 2). The
     estimate (den_tf/outputs.py) is of the largest network the run can grow to: DEN's MLP
     of --dims, or a convolutional --arch on the data's images, with --paper=Q8 every
-    drifted unit split; a baseline's (--method) networks, which do not grow by ex_k."""
+    drifted unit split (only a warning, through `warn`, into the log); a baseline's
+    (--method) networks, which do not grow by ex_k."""
     if FLAGS.mode != "train":
         return
     from den_tf import outputs
@@ -324,7 +330,7 @@ def _check_memory(cfg, data) -> None:
         cfg.dims, cfg.ex_k, cfg.tasks, outputs.data_bytes(data, pooled),
         outputs.eval_rows(len(data.validation), len(data.test), method, cfg.tasks),
         arch=cfg.arch, image_shape=shape, paper=cfg.paper, method=method,
-        column_scale=getattr(cfg, "column_scale", outputs.COLUMN_SCALE))
+        column_scale=getattr(cfg, "column_scale", outputs.COLUMN_SCALE), warn=warn)
 
 
 class _Writes:
