@@ -43,13 +43,13 @@ def member_bytes(name, images, labels, spec):
     return pickle.dumps(d, protocol=2)
 
 
-def synthetic(name, seed=0, n_per_batch=N_PER_BATCH):
+def synthetic(name, seed=0, n_per_batch=N_PER_BATCH, n_test=N_TEST):
     """{member: bytes} of a small data set in the real layout, and the images/labels."""
     spec = REAL[name]
     rng = np.random.RandomState(seed)
     n_train = n_per_batch * 5  # CIFAR-100's one train file holds as many as CIFAR-10's five
-    x = rng.randint(0, 256, (n_train + N_TEST, 32, 32, 3)).astype(np.uint8)
-    y = rng.randint(0, spec["classes"], n_train + N_TEST)
+    x = rng.randint(0, 256, (n_train + n_test, 32, 32, 3)).astype(np.uint8)
+    y = rng.randint(0, spec["classes"], n_train + n_test)
     members = {}
     chunks = np.array_split(np.arange(n_train), len(spec["train"]))
     for m, idx in zip(spec["train"], chunks):
@@ -317,3 +317,28 @@ def test_cifar_from_tfds_load_is_put_back_in_the_files_order(tmp_path, monkeypat
     np.testing.assert_array_equal(d.train.pixels, flat[5000:n_train])
     np.testing.assert_array_equal(d.test.pixels, flat[n_train:])
     np.testing.assert_array_equal(d.train.class_ids, labels[5000:n_train])
+
+
+def test_cli_runs_convolutional_den_on_a_cifar100_split(tmp_path):
+    """README's CIFAR-100 command on a small synthetic CIFAR-100 folder (32x32x3 images in
+    the real layout), cut to 2 tasks of 50 classes and 3 iterations per phase: the
+    convolutional network is built for 32x32x3 images (flatten 50 x 5 x 5), both tasks
+    are learned with heads of 50 classes, and task 2 grows the network."""
+    import json
+    # 5100 training images (100 after TF1's 5000); 1000 test images: every class has some
+    members = synthetic("cifar100", n_per_batch=1020, n_test=1000)[0]
+    write_folder(tmp_path, "cifar100", members)
+    results = tmp_path / "run.json"
+    p = run_main([f"--data_dir={tmp_path}", "--dataset=cifar100", "--tasks=split",
+                  "--n_tasks=2", "--n_classes=50", "--dims=50", "--arch=lenet",
+                  "--spl_thr=0.002", "--spl_thr_conv=0.02", "--noxla", "--max_iter=3",
+                  "--batch_size=16", "--train_seed=1", "--nofigure", "--nocheckpoints",
+                  f"--log_file={tmp_path / 'run.log'}", f"--results={results}"],
+                 cwd=str(tmp_path))
+    assert p.returncode == 0, p.stderr[-2000:]
+    r = json.loads(results.read_text())
+    assert r["complete"] and len(r["auroc_matrix"]) == 2
+    assert all(0.0 <= x <= 1.0 for x in r["auroc_matrix"][-1])
+    first, last = r["units_per_layer"]
+    assert first == [20, 50, 800, 500] and len(last) == 4
+    assert sum(last) > sum(first), r["units_per_layer"]  # task 2 expanded (loss far above 0.01)
