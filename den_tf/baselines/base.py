@@ -66,6 +66,24 @@ def phase_stats(r: PhaseResult) -> dict:
             "train_s": r.train_s, "compile_s": r.compile_s, "validate_s": r.validate_s}
 
 
+class OneNetwork:
+    """For the methods that hold one DENNetwork (`self.network`: one set of hidden layers
+    and a head per task; dnn, l2, ewc, mtl): its parameters, sizes and capacity."""
+
+    def params_for(self, t) -> list:
+        return self.network.params_for(t)
+
+    def n_params(self) -> int:
+        """Hidden layers once, plus every head (DENNetwork.n_params)."""
+        return self.network.n_params()
+
+    def sizes(self) -> List[int]:
+        return self.network.sizes()
+
+    def stamp(self, t) -> List[int]:
+        return [self.network.input_size] + self.network.units_at(t) + [self.config.dims[-1]]
+
+
 class Method:
     """A continual-learning method on a task stream, one task at a time (the interface
     `den_tf.api.run`, the command line and `den_tf.results` use: config, records,

@@ -9,13 +9,12 @@ layers. `l2` and `ewc` are this method with a pull toward earlier weights.
 
 from __future__ import annotations
 
-from typing import List
 
-from den_tf.baselines.base import Method
+from den_tf.baselines.base import Method, OneNetwork
 from den_tf.network import DENNetwork
 
 
-class DNN(Method):
+class DNN(OneNetwork, Method):
     """Fine-tuning with per-task heads (see the module docstring)."""
 
     name = "dnn"
@@ -37,15 +36,3 @@ class DNN(Method):
             layer.set_trainable(True, True)
         return layers
 
-    def params_for(self, t) -> list:
-        return self.network.params_for(t)
-
-    def n_params(self) -> int:
-        """Hidden layers once, plus every head (DENNetwork.n_params)."""
-        return self.network.n_params()
-
-    def sizes(self) -> List[int]:
-        return self.network.sizes()
-
-    def stamp(self, t) -> List[int]:
-        return [self.network.input_size] + self.network.units_at(t) + [self.config.dims[-1]]

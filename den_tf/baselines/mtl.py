@@ -35,7 +35,7 @@ import numpy as np
 import tensorflow as tf
 
 from den_tf import logfmt
-from den_tf.baselines.base import Method, MethodRecord, phase_stats
+from den_tf.baselines.base import Method, MethodRecord, OneNetwork, phase_stats
 from den_tf.data import to_float
 from den_tf.network import DENNetwork
 from den_tf.runner import PhaseSpec, TaskTensors, train_batch
@@ -133,7 +133,7 @@ def with_task(x, task):
     return tf.concat([x, t[:, None]], 1)
 
 
-class MTL(Method):
+class MTL(OneNetwork, Method):
     """One network, all heads trained jointly on all tasks (see the module docstring)."""
 
     name = "mtl"
@@ -195,14 +195,3 @@ class MTL(Method):
             return []
         return super().evaluate_all(upto)
 
-    def params_for(self, t) -> list:
-        return self.network.params_for(t)
-
-    def n_params(self) -> int:
-        return self.network.n_params()
-
-    def sizes(self) -> List[int]:
-        return self.network.sizes()
-
-    def stamp(self, t) -> List[int]:
-        return [self.network.input_size] + self.network.units_at(t) + [self.config.dims[-1]]
