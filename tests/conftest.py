@@ -6,8 +6,9 @@
 * The step-level recordings of the original (36 MB, not in the repository):
   $DEN_TF_TRACE, else ../shared/trace.
 * The original's logs ship with den_tf (logs/original): always there.
+* Ray (the sweep's Ray test): the optional extra den_tf[ray] (`require_ray`).
 
-When MNIST or the recordings cannot be had, the tests that need them skip with one line
+When MNIST, the recordings or Ray cannot be had, the tests that need them skip with one line
 saying what is missing and how to get it; DEN_TF_REQUIRE_DATA=1 (set by .ci/run) turns
 every such skip into a failure. A variable that names a folder that is not there is a
 failure too (it was asked for).
@@ -30,6 +31,17 @@ FASHION_MNIST_DIR = os.environ.get("DEN_TF_FASHION_MNIST", "/usr/share/datasets/
 
 # The mutation check (tests/mutation/run.py) runs tests itself; it is not a test module.
 collect_ignore = ["mutation"]
+
+
+def require_ray():
+    """The sweep's Ray test needs the optional extra den_tf[ray]: without it the test
+    skips (a fresh clone set up with requirements.txt alone), or fails when
+    DEN_TF_REQUIRE_DATA is set (CI installs the extra and must run the test)."""
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        _unavailable("Ray is not installed (the optional extra): pip install 'ray>=2.40' "
+                     "(den_tf[ray])")
 
 
 def _unavailable(what: str):

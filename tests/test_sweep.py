@@ -16,6 +16,7 @@ import time
 import numpy as np
 import pytest
 
+from conftest import require_ray
 from den_tf import sweep, sweep_report
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -169,10 +170,7 @@ def test_failed_point_is_reported_and_the_others_finish(local_sweep, tmp_path):
 
 
 def test_ray_local_gives_the_same_results(local_sweep, tmp_path):
-    try:
-        import ray  # noqa: F401
-    except ImportError:  # not a skip: CI installs the extra, and this test must run there
-        pytest.fail("Ray is not installed: pip install 'ray>=2.40' (den_tf[ray])")
+    require_ray()  # a skip on a clone without the extra; a failure in CI (it has it)
     out = str(tmp_path / "ray")
     args = [f"--out={out}", "--ray=local", "--workers=2",
             f"--data_dir={local_sweep['mnist']}"] + GRID + TINY
