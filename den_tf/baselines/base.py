@@ -190,14 +190,20 @@ class Method:
         runner = PhaseRunner(spec, hyper, self.config.xla)
         return runner.run(data, self.batches_for(pool), self.log, self.callbacks)
 
-    def learn_task(self, t: int) -> MethodRecord:
-        """Task t start to end: grow, one training phase, end-of-task hook, test line."""
+    def start_task(self, t: int) -> float:
+        """Checks that t is the next task, logs its header (and, at task 1, what the
+        method is); returns the start time."""
         if t != self.done + 1:
             raise ValueError(f"task {t} asked, but {self.done} tasks are learned")
         start = time.perf_counter()
         self.log(logfmt.task_header(t))
         if t == 1:
             self.log(logfmt.ours(f"method: {self.describe()}"))
+        return start
+
+    def learn_task(self, t: int) -> MethodRecord:
+        """Task t start to end: grow, one training phase, end-of-task hook, test line."""
+        start = self.start_task(t)
         data = self.tasks.task_tensors(t)
         self.begin_task(t, data)
         strength, prev, weights = self.penalty(t)

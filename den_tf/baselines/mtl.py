@@ -144,12 +144,7 @@ class MTL(OneNetwork, Method):
                 f"its own task's head; tasks before the last only join the pool")
 
     def learn_task(self, t: int) -> MethodRecord:
-        if t != self.done + 1:
-            raise ValueError(f"task {t} asked, but {self.done} tasks are learned")
-        start = time.perf_counter()
-        self.log(logfmt.task_header(t))
-        if t == 1:
-            self.log(logfmt.ours(f"method: {self.describe()}"))
+        start = self.start_task(t)
         if t < self.n_tasks:
             self.log(logfmt.ours(f"mtl: task {t} joins the pool; the network trains once "
                                  f"all {self.n_tasks} tasks are in"))
