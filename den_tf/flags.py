@@ -136,7 +136,7 @@ def define_flags() -> None:
                       "(Kirkpatrick et al. 2017), progressive (Rusu et al. 2016), stl (a "
                       "network per task), mtl (all tasks jointly). DEN's own flags "
                       "(l1_lambda, gl_lambda, regular_lambda, ex_k, loss_thr, spl_thr, "
-                      "prox_order) do not apply to the baselines.")
+                      "spl_thr_conv, prox_order) do not apply to the baselines.")
     flags.DEFINE_float("l2_pull", _B.l2_pull,
                        "--method=l2: strength of the pull l2_pull * ||W - W(previous task)||^2 "
                        "/ 2 on the hidden layers (chosen on the validation split).")
