@@ -148,12 +148,9 @@ def markdown(rows: List[dict], command: str, wall: Optional[float]) -> str:
 
 def figure_png(rows: List[dict]) -> bytes:
     """Per-task AUROC after the last task, and mean final AUROC against capacity."""
-    import io
-
-    import matplotlib
+    from den_tf.plot import png_bytes, pyplot
+    plt = pyplot()
     import matplotlib.ticker
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
     fig, (a, b) = plt.subplots(1, 2, figsize=(12, 4.6))
     for r in rows:
@@ -184,11 +181,7 @@ def figure_png(rows: List[dict]) -> bytes:
     b.set_xlabel("capacity (x one base network, log scale)")
     b.set_ylabel("final mean AUROC")
     b.grid(alpha=0.3)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    plt.close(fig)
-    return buf.getvalue()
+    return png_bytes(fig)
 
 
 def write_report(out: str, methods, seeds, command: str, wall: Optional[float]) -> List[dict]:

@@ -15,11 +15,28 @@ import sys
 import numpy as np
 
 
-def figure_png(results: dict) -> bytes:
-    """The figure as PNG bytes."""
+def pyplot():
+    """matplotlib.pyplot on the Agg backend (no display needed); ImportError without
+    matplotlib (an optional extra: `pip install .[plot]`)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    return plt
+
+
+def png_bytes(fig) -> bytes:
+    """A finished figure as PNG bytes (110 dpi, tight layout); the figure is closed."""
+    import matplotlib.pyplot as plt
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def figure_png(results: dict) -> bytes:
+    """The figure as PNG bytes."""
+    plt = pyplot()
 
     r = np.array([[np.nan if x is None else x for x in row] for row in results["auroc_matrix"]])
     # Rows without figures (MTL before its joint training) are None: drawn as gaps.
@@ -55,11 +72,7 @@ def figure_png(results: dict) -> bytes:
     name = results.get("config", {}).get("method", "den")
     title = "DEN (den_tf)" if name == "den" else f"{name} (den_tf baseline)"
     fig.suptitle(f"{title}: final avg_perf {avg:.4f}" if avg is not None else title)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    plt.close(fig)
-    return buf.getvalue()
+    return png_bytes(fig)
 
 
 def main(argv=None) -> int:

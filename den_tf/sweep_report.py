@@ -17,7 +17,6 @@ task (the last row of the AUROC matrix), of the final capacity and of the run's 
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import statistics
@@ -195,9 +194,8 @@ def markdown(report: dict, title: str = "Sweep report", figure: Optional[str] = 
 def figure_png(report: dict) -> bytes:
     """Mean AUROC of each task after the last task, with a ±std band, one line per group
     (PNG bytes). Needs matplotlib (ImportError without it)."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from den_tf.plot import png_bytes, pyplot
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(7, 4.2))
     for g in report["groups"]:
@@ -216,11 +214,7 @@ def figure_png(report: dict) -> bytes:
     ax.grid(alpha=0.3)
     if report["groups"]:
         ax.legend(fontsize=8)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    plt.close(fig)
-    return buf.getvalue()
+    return png_bytes(fig)
 
 
 def _write(path: str, data: bytes) -> None:
