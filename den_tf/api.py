@@ -2,22 +2,46 @@
 
 The loop of the original's benchmark script (spec "The benchmark"): for every task,
 learn it, then evaluate every task learned so far. The method is DEN for a DENConfig,
-and the baseline a BaselineConfig names (`den_tf.methods`).
+and the baseline a BaselineConfig names (`method_class`).
+
+Imports: den_tf.errors, den_tf.config, den_tf.model, den_tf.datasets, den_tf.evaluation, den_tf.engine, den_tf.io, den_tf.learner, den_tf.den, den_tf.baselines, den_tf.preflight.
 """
 
 from __future__ import annotations
 
+import importlib
 import time
 from typing import Callable, Optional, Sequence
 
-from den_tf import methods, numerics, results
-from den_tf.arch import image_shape_of
-from den_tf.config import DENConfig
+from den_tf.config import METHODS, DENConfig, method_of
 from den_tf.datasets import ImageData, TaskStream, make_stream
 from den_tf.datasets.streams import check_stream
+from den_tf.den.trainer import DENTrainer
+from den_tf.engine import numerics
+from den_tf.engine.randomness import BatchSource, InitSource
 from den_tf.errors import ConfigError
-from den_tf.sources import BatchSource, InitSource
-from den_tf.trainer import DENTrainer
+from den_tf.evaluation import results
+from den_tf.io import loglines
+from den_tf.model.archs import image_shape_of
+
+
+def method_class(name: str):
+    """The class that runs --method `name`: DEN's trainer (den_tf.den), or the baseline
+    of den_tf.baselines.<name> (each baseline module names its class `METHOD`)."""
+    if name not in METHODS:
+        raise ConfigError(f"--method={name}: must be one of {', '.join(METHODS)}")
+    if name == "den":
+        return DENTrainer
+    return importlib.import_module(f"den_tf.baselines.{name}").METHOD
+
+
+def restore(folder: str, config: DENConfig, tasks: TaskStream, log=None,
+            callbacks: Sequence = ()) -> DENTrainer:
+    """A DEN trainer in the state the checkpoint in `folder` recorded (den_tf.io.checkpoint;
+    refused when a setting of `config` that shapes the run differs from the checkpoint's)."""
+    from den_tf.io import checkpoint
+    return checkpoint.restore_into(DENTrainer(config, tasks, log=log, callbacks=callbacks),
+                                   folder)
 
 
 def make_task_stream(config: DENConfig, data: ImageData) -> TaskStream:
@@ -41,7 +65,7 @@ def make_trainer(config: DENConfig, data: ImageData, *, batches: Optional[BatchS
     `make_task_stream(config, data)` already made."""
     if tasks is None:
         tasks = make_task_stream(config, data)
-    cls = methods.method_class(methods.method_of(config))
+    cls = method_class(method_of(config))
     return cls(config, tasks, batches, init, log, callbacks)
 
 
@@ -69,6 +93,6 @@ def run(config: DENConfig, data: ImageData, *, batches: Optional[BatchSource] = 
             on_task_end(trainer)
     wall = time.perf_counter() - start
     out = results.build(trainer, wall)
-    for line in results.summary_lines(out):
+    for line in loglines.summary_lines(out):
         log(line)
     return out

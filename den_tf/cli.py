@@ -21,6 +21,8 @@ Modes: train (default; --resume continues from the latest checkpoint), eval (ove
 evaluation of the latest checkpoint), export (SavedModel of the latest checkpoint).
 Checkpoints, --resume, eval, export and --export_dir are DEN's only: with a baseline
 they are refused (status 2), and no checkpoints are written.
+
+Imports: den_tf.errors, den_tf.config, den_tf.flags, den_tf.model, den_tf.datasets, den_tf.evaluation, den_tf.engine, den_tf.io, den_tf.preflight, den_tf.api.
 """
 
 from __future__ import annotations
@@ -92,13 +94,14 @@ def main(argv=None) -> int:
 
 
 def _callbacks():
-    from den_tf import callbacks
+    from den_tf.io.progress import ProgressBar
+    from den_tf.io.tensorboard import TensorBoard
     cbs = []
     show = {"on": True, "off": False, "auto": sys.stdout.isatty()}[FLAGS.progress]
     if show:
-        cbs.append(callbacks.ProgressBar())
+        cbs.append(ProgressBar())
     if FLAGS.tensorboard_dir:
-        cbs.append(callbacks.TensorBoard(FLAGS.tensorboard_dir))
+        cbs.append(TensorBoard(FLAGS.tensorboard_dir))
     return cbs
 
 
@@ -156,19 +159,20 @@ def _run(argv) -> int:
     results_path = FLAGS.results or os.path.splitext(log_path)[0] + ".json"
     _check_outputs(cfg, log_path, results_path)
     data = load_dataset(cfg.dataset, FLAGS.data_dir)
-    from den_tf.arch import image_shape_of  # no TensorFlow
+    from den_tf.model.archs import image_shape_of  # no TensorFlow
     cfg.validate(data.input_size, data.n_classes, len(data.train), image_shape_of(data))
     tasks = make_stream(data, cfg.task_stream, cfg.tasks, cfg.task_seed)
     check_stream(tasks, cfg.dims[-1], cfg.batch_size)
     _check_memory(cfg, data, warn)
 
     tf = _import_tensorflow_quietly()
-    from den_tf import numerics
+    from den_tf.engine import numerics
     float_note = numerics.configure(cfg.allow_tf32)  # before any op runs
     if FLAGS.threads:  # before any op runs
         tf.config.threading.set_intra_op_parallelism_threads(FLAGS.threads)
         tf.config.threading.set_inter_op_parallelism_threads(FLAGS.threads)
-    from den_tf import checkpoint
+    from den_tf import api
+    from den_tf.io import checkpoint
     folder = None
     if FLAGS.mode != "train" or FLAGS.resume:
         folder = checkpoint.latest(cfg.checkpoint_dir)
@@ -180,20 +184,21 @@ def _run(argv) -> int:
             cfg.validate(data.input_size, data.n_classes, len(data.train), image_shape_of(data))
             tasks = make_stream(data, cfg.task_stream, cfg.tasks, cfg.task_seed)
 
-    from den_tf import logfmt
+    from den_tf.io import loglines
+    from den_tf.io.logfile import Log
 
     cbs = _callbacks()
-    log = logfmt.Log(log_path, before_write=[cb.before_log_line for cb in cbs])
+    log = Log(log_path, before_write=[cb.before_log_line for cb in cbs])
     try:
-        log(logfmt.ours(f"den_tf on TensorFlow {tf.__version__}, Python "
+        log(loglines.ours(f"den_tf on TensorFlow {tf.__version__}, Python "
                         f"{platform.python_version()}; {float_note}; argv: "
                         f"{' '.join(argv[1:])}"))
         for w in warnings:
-            log(logfmt.ours(f"warning: {w}"))
+            log(loglines.ours(f"warning: {w}"))
         trainer = None
         if folder is not None:
-            trainer = checkpoint.restore(folder, cfg, tasks, log, cbs)
-            log(logfmt.ours(f"restored {folder} ({trainer.done} tasks learned)"))
+            trainer = api.restore(folder, cfg, tasks, log, cbs)
+            log(loglines.ours(f"restored {folder} ({trainer.done} tasks learned)"))
         writes = _Writes(log, log_path, (OSError, tf.errors.OpError))
         if FLAGS.mode == "eval":
             return _evaluate(trainer, log, results_path, writes)
@@ -208,14 +213,16 @@ def _run(argv) -> int:
 
 
 def _train(cfg, data, tasks, trainer, log, cbs, results_path, writes) -> int:
-    from den_tf import api, checkpoint, logfmt, results
+    from den_tf import api
+    from den_tf.evaluation import results
+    from den_tf.io import checkpoint, files, loglines
 
     den = FLAGS.method == "den"
-    log(logfmt.ours(f"log: {writes.log_path}; results: {results_path}"
+    log(loglines.ours(f"log: {writes.log_path}; results: {results_path}"
                     + (f"; checkpoints: {cfg.checkpoint_dir}" if FLAGS.checkpoints and den
                        else "")))
     if FLAGS.checkpoints and not den:
-        log(logfmt.ours(f"no checkpoints: they are DEN's only (--method={FLAGS.method})"))
+        log(loglines.ours(f"no checkpoints: they are DEN's only (--method={FLAGS.method})"))
     start = time.perf_counter()
 
     def after_task(tr):
@@ -223,8 +230,8 @@ def _train(cfg, data, tasks, trainer, log, cbs, results_path, writes) -> int:
             writes.checkpoint(lambda: checkpoint.save(tr, cfg.checkpoint_dir), tr.done,
                               cfg.checkpoint_dir)
         # results so far, so that a crash loses nothing already learned
-        writes.partial_results(lambda: results.write_json(results.build(
-            tr, time.perf_counter() - start, {"complete": False}), results_path), results_path)
+        writes.partial_results(lambda: files.write_json(results_path, results.build(
+            tr, time.perf_counter() - start, {"complete": False})), results_path)
 
     if trainer is None:
         trainer = api.make_trainer(cfg, data, log=log, callbacks=cbs, tasks=tasks)
@@ -240,18 +247,18 @@ def _train(cfg, data, tasks, trainer, log, cbs, results_path, writes) -> int:
     if FLAGS.export_dir:
         writes.attempt(f"the SavedModel in --export_dir={FLAGS.export_dir}",
                        lambda: _export(trainer, log))
-    log(logfmt.ours("wall time: %.1f s" % wall))
+    log(loglines.ours("wall time: %.1f s" % wall))
     writes.finish()
     return 0
 
 
 def _figure(out, results_path, cbs, log) -> None:
-    from den_tf import logfmt
+    from den_tf.io import loglines
     try:
-        from den_tf.plot import figure_png
+        from den_tf.io.figures import figure_png
         png = figure_png(out)
     except ImportError:
-        log(logfmt.ours("no figure: matplotlib is not installed (pip install .[plot])"))
+        log(loglines.ours("no figure: matplotlib is not installed (pip install .[plot])"))
         return
     path = _figure_path(results_path)
     with open(path, "wb") as f:
@@ -259,7 +266,7 @@ def _figure(out, results_path, cbs, log) -> None:
     for cb in cbs:
         if hasattr(cb, "image"):
             cb.image("results", png, out["tasks_learned"])
-    log(logfmt.ours(f"figure: {path}"))
+    log(loglines.ours(f"figure: {path}"))
 
 
 def _figure_path(results_path: str) -> str:
@@ -267,11 +274,12 @@ def _figure_path(results_path: str) -> str:
 
 
 def _evaluate(trainer, log, results_path, writes) -> int:
-    from den_tf import results
+    from den_tf.evaluation import results
+    from den_tf.io import loglines
     trainer.scores = trainer.scores[: trainer.done - 1]
     trainer.evaluate_all(trainer.done)
     out = results.build(trainer, 0.0)
-    for line in results.summary_lines(out):
+    for line in loglines.summary_lines(out):
         log(line)
     writes.results(out, results_path)
     writes.finish()
@@ -281,10 +289,10 @@ def _evaluate(trainer, log, results_path, writes) -> int:
 def _export(trainer, log) -> int:
     """SavedModel of the trainer's network, serving each task's raw images through the
     task's own permutation (the run's task stream: its config's task_seed)."""
-    from den_tf import logfmt
-    from den_tf.export import export, task_transforms
+    from den_tf.io import loglines
+    from den_tf.io.export import export, task_transforms
     path = export(trainer.network, FLAGS.export_dir, task_transforms(trainer.tasks))
-    log(logfmt.ours(f"SavedModel: {path}"))
+    log(loglines.ours(f"SavedModel: {path}"))
     return 0
 
 
@@ -294,43 +302,43 @@ def _check_outputs(cfg, log_path: str, results_path: str) -> None:
     (or creatable: folders are made when first written, the log's now), a folder where a
     folder is needed and a file where a file is; else ConfigError (exit 2) naming the
     flag, the path and the reason."""
-    from den_tf import outputs
+    from den_tf import preflight
     train = FLAGS.mode == "train"
-    outputs.check_file_output("log_file", log_path, append=True, make=True)
+    preflight.check_file_output("log_file", log_path, append=True, make=True)
     if FLAGS.mode != "export":
-        outputs.check_file_output("results", results_path)
+        preflight.check_file_output("results", results_path)
     if train and FLAGS.figure:
-        outputs.check_file_output("figure", _figure_path(results_path), what="figure file")
+        preflight.check_file_output("figure", _figure_path(results_path), what="figure file")
     if train and FLAGS.checkpoints:
-        outputs.check_dir_output("checkpoint_dir", cfg.checkpoint_dir)
+        preflight.check_dir_output("checkpoint_dir", cfg.checkpoint_dir)
     elif not train or FLAGS.resume:
-        outputs.check_dir_kind("checkpoint_dir", cfg.checkpoint_dir)
+        preflight.check_dir_kind("checkpoint_dir", cfg.checkpoint_dir)
     if FLAGS.tensorboard_dir:
-        outputs.check_dir_output("tensorboard_dir", FLAGS.tensorboard_dir)
+        preflight.check_dir_output("tensorboard_dir", FLAGS.tensorboard_dir)
     if FLAGS.export_dir and FLAGS.mode in ("train", "export"):
         # SavedModel writes into a folder; an existing one is overwritten
-        outputs.check_dir_output("export_dir", FLAGS.export_dir)
+        preflight.check_dir_output("export_dir", FLAGS.export_dir)
 
 
 def _check_memory(cfg, data, warn) -> None:
     """Issue 9: a run whose network could outgrow the memory is refused (exit 2). The
-    estimate (den_tf/outputs.py) is of the largest network the run can grow to: DEN's MLP
+    estimate (den_tf/preflight/memory.py) is of the largest network the run can grow to: DEN's MLP
     of --dims, or a convolutional --arch on the data's images, with --paper=Q8 every
     drifted unit split (only a warning, through `warn`, into the log); a baseline's
     (--method) networks, which do not grow by ex_k."""
     if FLAGS.mode != "train":
         return
-    from den_tf import outputs
-    from den_tf.arch import CONV_ARCHS, image_shape_of, resolve
+    from den_tf import preflight
+    from den_tf.model.archs import CONV_ARCHS, image_shape_of, resolve
     method = getattr(cfg, "method", "den")  # a BaselineConfig's, else DEN
     shape = (resolve(data.input_size, image_shape_of(data)) if cfg.arch in CONV_ARCHS
              else None)
     pooled = cfg.tasks if method == "mtl" else 0
-    outputs.check_memory(
-        cfg.dims, cfg.ex_k, cfg.tasks, outputs.data_bytes(data, pooled),
-        outputs.eval_rows(len(data.validation), len(data.test), method, cfg.tasks),
+    preflight.check_memory(
+        cfg.dims, cfg.ex_k, cfg.tasks, preflight.data_bytes(data, pooled),
+        preflight.eval_rows(len(data.validation), len(data.test), method, cfg.tasks),
         arch=cfg.arch, image_shape=shape, paper=cfg.paper, method=method,
-        column_scale=getattr(cfg, "column_scale", outputs.COLUMN_SCALE), warn=warn)
+        column_scale=getattr(cfg, "column_scale", preflight.COLUMN_SCALE), warn=warn)
 
 
 class _Writes:
@@ -351,13 +359,13 @@ class _Writes:
         self.warned = set()
 
     def _warn(self, kind: str, text: str) -> None:
-        from den_tf import logfmt
+        from den_tf.io import loglines
         if kind not in self.warned:
             self.warned.add(kind)
-            self.log(logfmt.ours(f"warning: {text}"))
+            self.log(loglines.ours(f"warning: {text}"))
 
     def _reason(self, e) -> str:
-        from den_tf.outputs import reason
+        from den_tf.preflight.outputs import reason
         if isinstance(e, OSError):
             return reason(e, where="")
         return str(getattr(e, "message", e)).splitlines()[0]
@@ -387,28 +395,29 @@ class _Writes:
 
     def results(self, out: dict, path: str) -> None:
         import json
-        from den_tf import logfmt, results
+
+        from den_tf.io import files, loglines
         try:
-            results.write_json(out, path)
+            files.write_json(path, out)
             self.where = path
             return
         except OSError as e:
             self.failed.append(f"--results={path} ({self._reason(e)})")
         fallback = self.log_path + ".results.json"
         try:
-            results.write_json(out, fallback)
+            files.write_json(fallback, out)
             self.where = fallback
-            self.log(logfmt.ours(f"results: {fallback} (--results={path} failed)"))
+            self.log(loglines.ours(f"results: {fallback} (--results={path} failed)"))
             return
         except OSError as e:
             self.failed[-1] += f", nor the fallback {fallback} ({self._reason(e)})"
-        self.log(logfmt.ours("results-json: " + json.dumps(out)))
+        self.log(loglines.ours("results-json: " + json.dumps(out)))
         self.where = ("stdout" + ("" if self.log.error else f" and {self.log_path}")
-                      + " on the line starting '" + logfmt.PREFIX + "results-json: '")
+                      + " on the line starting '" + loglines.PREFIX + "results-json: '")
 
     def finish(self) -> None:
         from den_tf.errors import WriteError
-        from den_tf.outputs import reason
+        from den_tf.preflight.outputs import reason
         lost = list(self.failed)
         if self.checkpoint_failure:
             lost.append(self.checkpoint_failure)

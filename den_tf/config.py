@@ -2,6 +2,8 @@
 
 The library takes a `DENConfig`; only the command line (`den_tf/flags.py`, `den_tf/cli.py`)
 knows about absl. Defaults are the original's (spec: "Flags and their defaults").
+
+Imports: den_tf.errors, den_tf.datasets, den_tf.model (names and sizes only: no TensorFlow).
 """
 
 from __future__ import annotations
@@ -10,7 +12,9 @@ import dataclasses
 import math
 from typing import Optional, Sequence
 
+from den_tf.datasets import DATASETS, TASK_STREAMS  # names only: no TensorFlow
 from den_tf.errors import ConfigError
+from den_tf.model.archs import specs  # sizes only: no TensorFlow
 
 # Spec Q14: on the new blocks of an expansion, the original applies L1 and group lasso
 # with no order between them. l1_then_gl: L1, then group lasso; gl_only: group lasso
@@ -107,7 +111,7 @@ class DENConfig:
     # off: full float32, as the original.
     allow_tf32: bool = False
     xla: bool = True  # compile the hot steps with XLA (jit_compile)
-    # The network (den_tf.arch): "mlp" (the original's, sizes from dims), "lenet" (the
+    # The network (den_tf.model.archs): "mlp" (the original's, sizes from dims), "lenet" (the
     # paper's submission CNN) or "conv5" (its camera-ready CNN); for the convolutional
     # ones dims is ignored except its last entry (the head size, = n_classes).
     arch: str = "mlp"
@@ -140,23 +144,14 @@ class DENConfig:
         layers against the images: `image_shape` (H, W, C), or a square single-channel
         image of input_size) run when the data's sizes are given.
         """
-        from den_tf.arch import specs  # no TensorFlow
-
         specs.check(self.arch)
         conv = self.arch in specs.CONV_ARCHS
-        for name in ("max_iter", "batch_size", "ex_k", "n_classes"):
-            check_positive_int(name, getattr(self, name))
-        if self.n_tasks is not None:
-            check_positive_int("n_tasks", self.n_tasks)
-        check_positive_float("lr", self.lr)
-        for name in ("l1_lambda", "l2_lambda", "gl_lambda", "regular_lambda", "loss_thr",
-                     "spl_thr", "spl_thr_conv"):
-            check_nonnegative_float(name, getattr(self, name))
+        for name, rule in DEN_RULES.items():
+            rule(name, getattr(self, name))
         check_dims(self.dims, min_sizes=1 if conv else 3)
         if tuple(self.paper) != parse_paper(self.paper):
             raise ConfigError(f"--paper={','.join(self.paper)}: must be a sorted list of "
                               f"known switches ({', '.join(PAPER_SWITCHES)})")
-        from den_tf.datasets import DATASETS, TASK_STREAMS
         if self.dataset not in DATASETS:
             raise ConfigError(f"--dataset={self.dataset}: must be one of {', '.join(DATASETS)}")
         if self.task_stream not in TASK_STREAMS:
@@ -165,10 +160,6 @@ class DENConfig:
         if self.prox_order not in PROX_ORDERS:
             raise ConfigError(f"--prox_order={self.prox_order}: must be one of "
                               f"{', '.join(PROX_ORDERS)}")
-        for name in ("task_seed", "train_seed"):
-            v = getattr(self, name)
-            if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 0):
-                raise ConfigError(f"--{name}={v}: must be an integer >= 0")
         if self.dims[-1] != self.n_classes:
             raise ConfigError(
                 f"--dims={_fmt_dims(self.dims)}: the last size must equal --n_classes="
@@ -217,6 +208,48 @@ def check_nonnegative_float(name: str, value) -> None:
         raise ConfigError(f"--{name}={value}: must be a finite number >= 0")
 
 
+# numpy's seeds (RandomState, and the tf.random.Generator seeded alike): 0 .. 2**32 - 1.
+SEED_MAX = 2 ** 32 - 1
+
+
+def check_seed(name: str, value) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= SEED_MAX:
+        raise ConfigError(f"--{name}={value}: must be an integer from 0 to {SEED_MAX} "
+                          f"(numpy's seeds)")
+
+
+def check_nonnegative_int(name: str, value) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigError(f"--{name}={value}: must be an integer >= 0")
+
+
+def optional(check):
+    """The rule `check`, or None (the setting's default: not given)."""
+    def rule(name: str, value) -> None:
+        if value is not None:
+            check(name, value)
+    rule.__name__ = f"optional_{check.__name__}"
+    return rule
+
+
+# One rule per setting, for the config and the command line alike (den_tf/flags.py
+# registers them as its flags' validators, so a bad value is refused at parsing).
+DEN_RULES = {
+    "max_iter": check_positive_int, "batch_size": check_positive_int,
+    "ex_k": check_positive_int, "n_classes": check_positive_int,
+    "n_tasks": optional(check_positive_int), "lr": check_positive_float,
+    "l1_lambda": check_nonnegative_float, "l2_lambda": check_nonnegative_float,
+    "gl_lambda": check_nonnegative_float, "regular_lambda": check_nonnegative_float,
+    "loss_thr": check_nonnegative_float, "spl_thr": check_nonnegative_float,
+    "spl_thr_conv": check_nonnegative_float, "task_seed": check_seed,
+    "train_seed": optional(check_seed),
+}
+BASELINE_RULES = {
+    "l2_pull": check_nonnegative_float, "ewc_lambda": check_nonnegative_float,
+    "ewc_samples": check_positive_int, "column_scale": check_positive_float,
+}
+
+
 def check_dims(dims: Sequence, min_sizes: int = 3) -> None:
     """--dims: at least `min_sizes` positive integers (3 for the MLP: input, one or more
     hidden layers, output; 1 for a convolutional arch, which reads only the last)."""
@@ -229,3 +262,64 @@ def check_dims(dims: Sequence, min_sizes: int = 3) -> None:
     for d in dims:
         if isinstance(d, bool) or not isinstance(d, int) or d < 1:
             raise ConfigError(f"--dims={_fmt_dims(dims)}: every size must be a positive integer")
+
+
+# ----------------------------------------------------------------------------- methods
+BASELINES = ("dnn", "l2", "ewc", "progressive", "stl", "mtl")
+
+# Chosen on the validation split by `python -m den_tf.experiments.select_baselines` (README,
+# logs/baselines_selection/).
+L2_PULL = 0.001
+EWC_LAMBDA = 3.0
+COLUMN_SCALE = 0.5
+EWC_SAMPLES = 1000
+
+
+@dataclasses.dataclass(frozen=True)
+class BaselineConfig(DENConfig):
+    """DEN's settings plus the baselines' own. DEN's own flags (l1_lambda, gl_lambda,
+    regular_lambda, ex_k, loss_thr, spl_thr, prox_order) have no effect here."""
+
+    method: str = "dnn"
+    l2_pull: float = L2_PULL  # l2: strength of the pull toward the previous task's weights
+    ewc_lambda: float = EWC_LAMBDA  # ewc: lambda of lambda/2 * sum F (theta - theta*)^2
+    ewc_samples: int = EWC_SAMPLES  # ewc: training examples the Fisher averages over
+    column_scale: float = COLUMN_SCALE  # progressive: column size / base network's
+
+    def validate(self, input_size=None, n_classes_data=None, train_size=None,
+                 image_shape=None):
+        super().validate(input_size, n_classes_data, train_size, image_shape)
+        if self.arch != "mlp":
+            raise ConfigError(f"--arch={self.arch}: the baselines are built on the MLP of "
+                              f"--dims only (--method={self.method}); use --arch=mlp")
+        if self.method not in BASELINES:
+            raise ConfigError(f"--method={self.method}: must be one of den, "
+                              f"{', '.join(BASELINES)}")
+        for name, rule in BASELINE_RULES.items():
+            rule(name, getattr(self, name))
+        return self
+
+
+def column_units(dims: Sequence[int], column_scale: float) -> list:
+    """Hidden sizes of one progressive column (den_tf/baselines/progressive.py):
+    column_scale x each hidden size of --dims, rounded, at least 1."""
+    return [max(1, int(round(column_scale * h))) for h in dims[1:-1]]
+
+
+# Every --method name: DEN and its baselines (den_tf.api maps each to its class).
+METHODS = ("den",) + BASELINES
+
+
+def method_of(config: DENConfig) -> str:
+    """The method a config runs (a plain DENConfig runs DEN)."""
+    return getattr(config, "method", "den")
+
+
+def config_for(config: DENConfig, method: str, **settings) -> DENConfig:
+    """The config of `method` with DEN's settings of `config`: DEN's own DENConfig for
+    "den" (its results are unchanged), else a BaselineConfig with `settings` (l2_pull,
+    ewc_lambda, ewc_samples, column_scale)."""
+    base = {f.name: getattr(config, f.name) for f in dataclasses.fields(DENConfig)}
+    if method == "den":
+        return DENConfig(**base)
+    return BaselineConfig(**base, method=method, **settings)

@@ -3,6 +3,8 @@
 `den_tf/cli.py` maps each to an exit status: a bad setting is a usage error (2), a bad or
 missing data file is a data error (1), a non-finite loss is a numerical fault (3), a run
 that finished but could not write one of its outputs is a write failure (4).
+
+Imports: nothing of den_tf.
 """
 
 

@@ -3,20 +3,31 @@
 The original script's flags keep their names and defaults (spec "Flags and their
 defaults"); the port's own follow. Validators reject a bad value while the command line
 is parsed, before any work, with one line naming the flag, the value and the rule.
+
+Imports: den_tf.errors, den_tf.config, den_tf.datasets, den_tf.model.
 """
 
 from __future__ import annotations
 
-import math
-
 from absl import flags
 
-from den_tf.arch.specs import ARCHS, CONV_ARCHS
-from den_tf.config import PAPER_SWITCHES, PROX_ORDERS, DENConfig, parse_paper
+from den_tf.config import (
+    BASELINE_RULES,
+    DEN_RULES,
+    METHODS,
+    PAPER_SWITCHES,
+    PROX_ORDERS,
+    BaselineConfig,
+    DENConfig,
+    check_nonnegative_int,
+    check_seed,
+    config_for,
+    optional,
+    parse_paper,
+)
 from den_tf.datasets import DATASETS, DEFAULT_DATA_DIRS, TASK_STREAMS
-from den_tf.baselines.config import BaselineConfig
 from den_tf.errors import ConfigError
-from den_tf.methods import NAMES as METHODS, config_for
+from den_tf.model.archs.specs import ARCHS, CONV_ARCHS
 
 FLAGS = flags.FLAGS
 _D = DENConfig()
@@ -153,65 +164,32 @@ def define_flags() -> None:
                          "inter-op); 0: TensorFlow's default (all cores). A sweep running "
                          "several runs at once gives each its share.")
 
-    flags.register_validator("max_iter", _rule(_positive_int, "max_iter"))
-    flags.register_validator("batch_size", _rule(_positive_int, "batch_size"))
-    flags.register_validator("ex_k", _rule(_positive_int, "ex_k"))
-    flags.register_validator("n_classes", _rule(_positive_int, "n_classes"))
-    flags.register_validator("n_tasks", _rule(_optional_positive_int, "n_tasks"))
-    flags.register_validator("lr", _rule(_positive, "lr"))
-    for name in ("l1_lambda", "l2_lambda", "gl_lambda", "regular_lambda", "loss_thr",
-                 "spl_thr", "spl_thr_conv"):
-        flags.register_validator(name, _rule(_nonnegative, name))
-    flags.register_validator("dims", _rule(_dims, "dims"))
-    flags.register_validator("paper", _rule(parse_paper, "paper"))
-    for name in ("l2_pull", "ewc_lambda"):
-        flags.register_validator(name, _rule(_nonnegative, name))
-    flags.register_validator("ewc_samples", _rule(_positive_int, "ewc_samples"))
-    flags.register_validator("column_scale", _rule(_positive, "column_scale"))
-    flags.register_validator("threads", _rule(_optional_seed, "threads"))
-    for name in ("task_seed", "train_seed", "seed"):
-        flags.register_validator(name, _rule(_optional_seed, name))
+    for name, rule in {**DEN_RULES, **BASELINE_RULES, "seed": optional(check_seed),
+                       "threads": check_nonnegative_int}.items():
+        flags.register_validator(name, _rule(name, rule))
+    flags.register_validator("dims", _rule("dims", _dims))
+    flags.register_validator("paper", _rule("paper", lambda name, v: parse_paper(v)))
 
 
-def _rule(check, name):
+def _rule(name: str, check):
+    """A flag validator applying the config's rule `check(name, value)`: a bad value is
+    one line, "flag --name=value: the rule" (absl names the flag and the value)."""
     def validate(value):
         try:
-            check(value)
+            check(name, value)
         except ConfigError as e:
-            raise flags.ValidationError(str(e)) from None
+            msg = str(e)
+            if msg.startswith(f"--{name}"):  # the flag and value are absl's to name
+                msg = msg.split(": ", 1)[1]
+            raise flags.ValidationError(msg) from None
         except (TypeError, ValueError):
-            raise flags.ValidationError(f"--{name}={value}: invalid value") from None
+            raise flags.ValidationError("invalid value") from None
         return True
     validate.__name__ = f"validate_{name}"
     return validate
 
 
-def _positive_int(v):
-    if v is None or v < 1:
-        raise ConfigError("must be a positive integer")
-
-
-def _optional_positive_int(v):
-    if v is not None:
-        _positive_int(v)
-
-
-def _optional_seed(v):
-    if v is not None and v < 0:
-        raise ConfigError("must be an integer >= 0")
-
-
-def _positive(v):
-    if v is None or not math.isfinite(v) or v <= 0:
-        raise ConfigError("must be a finite number > 0")
-
-
-def _nonnegative(v):
-    if v is None or not math.isfinite(v) or v < 0:
-        raise ConfigError("must be a finite number >= 0")
-
-
-def _dims(v):
+def _dims(name, v):
     try:
         dims = [int(d) for d in v]
     except ValueError:

@@ -61,7 +61,7 @@ def _from_variable(var: str, check):
 
 
 def _has_mnist(d):
-    from den_tf.data import FILES
+    from den_tf.datasets.idx import FILES
     return all(os.path.exists(os.path.join(d, f)) or os.path.exists(os.path.join(d, f[:-3]))
                for f in FILES.values())
 
@@ -78,7 +78,8 @@ def find_mnist() -> str:
     shared = os.path.join(SHARED, "mnist")  # SHARED read at call time: tests patch it
     if _has_mnist(shared):
         return shared
-    from den_tf.data import cache_dir, load_mnist
+    from den_tf.datasets.base import cache_dir
+    from den_tf.datasets.idx import load_mnist
     from den_tf.errors import DataError
     cache = cache_dir("mnist")
     try:
@@ -97,7 +98,7 @@ def mnist_dir():
 
 @pytest.fixture(scope="session")
 def mnist(mnist_dir):
-    from den_tf.data import read_mnist
+    from den_tf.datasets.idx import read_mnist
     return read_mnist(mnist_dir)
 
 
@@ -130,7 +131,7 @@ def trace_dir():
 @pytest.fixture(scope="session")
 def original_logs():
     """The folder of the original's logs bundled with den_tf (logs/original)."""
-    from den_tf.compare_logs import original_logs_dir
+    from den_tf.reference.compare_logs import original_logs_dir
     return original_logs_dir()
 
 

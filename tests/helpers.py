@@ -3,9 +3,10 @@
 import numpy as np
 import tensorflow as tf
 
-from den_tf.network import DENNetwork
-from den_tf.runner import Hyper, TaskTensors
-from den_tf.sources import RandomInit
+from den_tf.datasets.tensors import TaskTensors
+from den_tf.engine.randomness import RandomInit
+from den_tf.engine.runner import Hyper
+from den_tf.model.network import DENNetwork
 
 
 def toy_task(n=600, d=20, k=10, seed=0) -> TaskTensors:
@@ -21,7 +22,7 @@ def toy_task(n=600, d=20, k=10, seed=0) -> TaskTensors:
 
 def toy_hyper(max_iter=30, batch=32, **kw) -> Hyper:
     h = dict(lr=0.01, batch_size=batch, n_train=400, max_iter=max_iter, l1_lambda=1e-4,
-             l2_lambda=1e-4, gl_lambda=1e-2, regular_lambda=0.5)
+             l2_lambda=1e-4, gl_lambda=1e-2, regular_lambda=0.5, prox_order="gl_only")
     h.update(kw)
     return Hyper(**h)
 

@@ -2,8 +2,8 @@
 traceback, and no training started (issue: bad input, faults and determinism)."""
 
 import gzip
-import re
 import os
+import re
 import struct
 
 import pytest

@@ -12,17 +12,20 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from den_tf import api, methods, results
-from den_tf.baselines.config import BaselineConfig
+from den_tf import api
+from den_tf.baselines.dnn import DNN
 from den_tf.baselines.ewc import EWC, diagonal_fisher
+from den_tf.baselines.l2 import L2
 from den_tf.baselines.mtl import MTL, PooledTasks, pooled_forward, with_task
 from den_tf.baselines.progressive import Progressive, column_units
-from den_tf.baselines.l2 import L2
-from den_tf.baselines.dnn import DNN
 from den_tf.baselines.stl import STL
-from den_tf.config import DENConfig
-from den_tf.network import DENNetwork, mlp_logits
-from den_tf.runner import Hyper, TaskTensors, _Slot, predict, train_batch
+from den_tf.config import BaselineConfig, DENConfig, config_for
+from den_tf.datasets.tensors import TaskTensors, task_batch, train_batch
+from den_tf.datasets.transforms import Permute
+from den_tf.engine.runner import Hyper, _Slot
+from den_tf.evaluation import results
+from den_tf.model.forward import mlp_logits, predict
+from den_tf.model.network import DENNetwork
 from tests.conftest import ROOT, run_main
 from tests.helpers import toy_task
 from tests.test_bad_inputs import check
@@ -103,14 +106,14 @@ def test_ewc_penalty_is_the_sum_of_one_penalty_per_task():
     for t in (1, 2):
         ewc.learn_task(t)
         d = ewc.tasks.task_tensors(t)
-        x, y = train_batch(d.train_x, d.train_y, None, tf.range(50))
+        x, y = task_batch(d, tf.range(50))
         f = diagonal_fisher(ewc.params_for(t), 4, mlp_logits, x, y)  # the first 50 examples
         per_task.append((f, [p.numpy().copy() for p in ewc.params_for(t)[:4]]))
     np.testing.assert_allclose(ewc.fisher[0], per_task[0][0][0] + per_task[1][0][0],
                                rtol=1e-5, atol=1e-9)
     strength, prev, weights = ewc.penalty(3)
     assert strength == lam and sorted(prev) == sorted(weights) == [0, 1]
-    hyper = Hyper(0.01, 32, 400, 10, 0.0, 0.0, 0.0, strength)
+    hyper = Hyper(0.01, 32, 400, 10, 0.0, 0.0, 0.0, strength, "gl_only")
     rng = np.random.RandomState(0)
     thetas = []
     for i in range(4):
@@ -160,7 +163,7 @@ def test_l2_pull_anchor_gradient_and_effect():
     v = tf.Variable(np.random.RandomState(1).randn(*end1[0][0].shape).astype(np.float32))
     slot = _Slot(v, True, end1[0][0])
     with tf.GradientTape() as tape:
-        pen = slot.penalty(Hyper(0.01, 32, 400, 10, 0.0, 0.0, 0.0, 50.0))
+        pen = slot.penalty(Hyper(0.01, 32, 400, 10, 0.0, 0.0, 0.0, 50.0, "gl_only"))
     np.testing.assert_allclose(tape.gradient(pen, v).numpy(), 50.0 * (v.numpy() - end1[0][0]),
                                rtol=1e-5, atol=1e-5)
     dnn = toy(DNN, n_tasks=2)
@@ -279,7 +282,7 @@ def test_pooled_batches_both_paths_match_each_tasks_own():
     perms = [rng.permutation(12).astype(np.int32) for _ in range(3)]
     z = tf.zeros([2, 12])
     parts = [TaskTensors(pixels, labels, z, tf.zeros([2, 10]), z, tf.zeros([2, 10]),
-                         tf.constant(p)) for p in perms]
+                         Permute(p)) for p in perms]
     fast = PooledTasks(parts)
     assert fast.shared and fast.n_train == 150
     general = PooledTasks(parts)
@@ -288,7 +291,8 @@ def test_pooled_batches_both_paths_match_each_tasks_own():
     (xf, yf), (xg, yg) = fast.batch(idx), general.batch(idx)
     for i, g in enumerate(idx.numpy()):
         t, local = divmod(int(g), 50)
-        xw, yw = train_batch(pixels, labels, tf.constant(perms[t]), tf.constant([local]))
+        xw, yw = train_batch(pixels, labels, tf.constant([local]), Permute,
+                             {"permutations": tf.constant(perms[t])})
         np.testing.assert_array_equal(xf[i, :-1].numpy(), xw[0].numpy())
         np.testing.assert_array_equal(xg[i, :-1].numpy(), xw[0].numpy())
         assert xf[i, -1] == xg[i, -1] == t
@@ -305,7 +309,7 @@ def short_runs(mnist):
     out = {}
     for m in ("dnn", "l2", "ewc", "progressive", "stl", "mtl"):
         lines = []
-        cfg = methods.config_for(DENConfig(max_iter=100, n_tasks=3, train_seed=1, xla=False),
+        cfg = config_for(DENConfig(max_iter=100, n_tasks=3, train_seed=1, xla=False),
                                  m, **({"ewc_samples": 300} if m == "ewc" else {}))
         out[m] = (api.run(cfg, mnist, log=lines.append), "\n".join(lines))
     return out
@@ -368,7 +372,7 @@ def test_cli_method_flag(tmp_path, mnist_dir):
 def test_paper_table_quick(tmp_path, mnist_dir):
     out = tmp_path / "pt"
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=ROOT)
-    p = subprocess.run([sys.executable, "-m", "den_tf.paper_table", f"--data_dir={mnist_dir}",
+    p = subprocess.run([sys.executable, "-m", "den_tf.experiments.paper_table", f"--data_dir={mnist_dir}",
                         "--methods=stl,dnn", "--seeds=1", "--n_tasks=2", "--max_iter=50",
                         f"--out={out}"], cwd=str(tmp_path), env=env, capture_output=True,
                        text=True, timeout=900)
@@ -388,7 +392,7 @@ def test_paper_table_quick(tmp_path, mnist_dir):
 
 
 def test_selection_rule():
-    from den_tf.baselines.select import choose
+    from den_tf.experiments.select_baselines import choose
     rows = [{"value": v, "val_auroc": a} for v, a in
             ((0.125, 0.990), (0.25, 0.9952), (0.5, 0.9960), (1.0, 0.9958))]
     assert choose("progressive", rows) == 0.25  # smallest within 0.001 of the best

@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from den_tf import compare_logs
+from den_tf.reference import compare_logs
 
 
 def ref(original_logs, name):

@@ -7,7 +7,7 @@ import re
 import numpy as np
 import pytest
 
-from den_tf import compare_logs
+from den_tf.reference import compare_logs
 
 
 def figures_by_hand(text):

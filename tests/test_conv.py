@@ -10,23 +10,26 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from den_tf import api, arch, checkpoint
-from den_tf.arch.specs import CONV_ARCHS
-from den_tf.callbacks import Callback
+from den_tf import api
 from den_tf.config import DENConfig
-from den_tf.conv import ConvForward, DenConv2D, conv2d
-from den_tf.data import MnistData, Split, TaskSet
+from den_tf.datasets.base import MnistData, Split
+from den_tf.datasets.streams import TaskSet
+from den_tf.den.context import PhaseContext
+from den_tf.den.expansion import expand, prune
+from den_tf.den.selective import select_units, subnetwork, union
+from den_tf.den.split import choose_units, duplicate
+from den_tf.den.trainer import DENTrainer
+from den_tf.engine.callbacks import Callback
+from den_tf.engine.proximal import group_lasso_prox
+from den_tf.engine.randomness import RandomBatches
 from den_tf.errors import ConfigError
-from den_tf.export import export
-from den_tf.layers import DenDense
-from den_tf.network import DENNetwork
-from den_tf.phases.context import PhaseContext
-from den_tf.phases.expansion import expand, prune
-from den_tf.phases.selective import select_units, subnetwork, union
-from den_tf.phases.split import choose_units, duplicate
-from den_tf.proximal import group_lasso_prox
-from den_tf.sources import RandomBatches
-from den_tf.trainer import DENTrainer
+from den_tf.io import checkpoint
+from den_tf.io.export import export
+from den_tf.model import archs
+from den_tf.model.archs.specs import CONV_ARCHS
+from den_tf.model.conv import ConvForward, DenConv2D, conv2d
+from den_tf.model.layers import DenDense
+from den_tf.model.network import DENNetwork
 from tests.conftest import run_main
 from tests.helpers import toy_hyper, toy_init, toy_task
 
@@ -138,7 +141,7 @@ def test_timestamp_slices_forward_masks_and_settings():
 @pytest.mark.parametrize("padding", ["VALID", "SAME"])
 @pytest.mark.parametrize("size", [3, 4, 5])
 def test_conv_gradients_match_tensorflows(padding, size):
-    """den_tf.conv.conv2d's own gradients (canonical convolutions, for XLA:CPU) give
+    """den_tf.model.conv.conv2d's own gradients (canonical convolutions, for XLA:CPU) give
     TensorFlow's values, within float summation order (rtol 1e-5)."""
     rng = np.random.RandomState(size)
     x = tf.constant(rng.randn(3, 9, 8, 4).astype(np.float32))
@@ -357,7 +360,7 @@ def test_split_thresholds_per_layer_kind_and_drift_per_whole_filter():
                                               ("conv5", (32, 32, 3), 16)])
 def test_architecture_sizes_and_base_capacity(name, shape, block):
     cfg = DENConfig(arch=name, dims=(10,))
-    net = arch.build(cfg, toy_init(), int(np.prod(shape)), shape)
+    net = archs.build(cfg, toy_init(), int(np.prod(shape)), shape)
     spec = CONV_ARCHS[name]
     convs = [l for l in net.hidden if isinstance(l, DenConv2D)]
     assert [l.n_out for l in convs] == [b.filters for b in spec.convs]
@@ -372,7 +375,7 @@ def test_architecture_sizes_and_base_capacity(name, shape, block):
 
 
 def test_documented_sizes():
-    """The sizes README and den_tf/arch/specs.py state."""
+    """The sizes README and den_tf/model/archs/specs.py state."""
     lenet, conv5 = CONV_ARCHS["lenet"], CONV_ARCHS["conv5"]
     assert [(b.filters, b.size, b.padding, b.pool, b.pool_stride) for b in lenet.convs] == \
         [(20, 5, "VALID", 2, 2), (50, 5, "VALID", 2, 2)] and lenet.fc == (800, 500)
@@ -455,7 +458,7 @@ def test_lenet_checkpoint_round_trip(lenet_run, tmp_path):
     folder = checkpoint.save(trainer, str(tmp_path / "ck"))
     state = json.load(open(os.path.join(folder, checkpoint.STATE)))
     assert [h["kind"] for h in state["network"]["hidden"]] == ["conv", "conv", "dense", "dense"]
-    back = checkpoint.restore(folder, lenet_run["cfg"], lenet_run["tasks"])
+    back = api.restore(folder, lenet_run["cfg"], lenet_run["tasks"])
     a, b = trainer.network, back.network
     for la, lb in zip(a.hidden, b.hidden):
         assert type(la) is type(lb) and la.options() == lb.options()

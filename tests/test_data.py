@@ -7,7 +7,8 @@ import os
 import numpy as np
 import pytest
 
-from den_tf.data import make_tasks, read_idx, read_mnist, task_permutations
+from den_tf.datasets.idx import read_idx, read_mnist
+from den_tf.datasets.streams import make_tasks, task_permutations
 
 
 def test_tf1_split_sizes_and_order(mnist, mnist_dir):

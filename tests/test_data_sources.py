@@ -3,10 +3,10 @@ DEN_TF_REQUIRE_DATA turns that into a failure, a variable naming nothing fails."
 
 import os
 
+import conftest
 import pytest
 
-import conftest
-from den_tf import data
+from den_tf.datasets import idx
 
 
 @pytest.fixture
@@ -16,7 +16,7 @@ def alone(monkeypatch, tmp_path):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setattr(conftest, "SHARED", str(tmp_path / "no_shared"))
     monkeypatch.setenv("DEN_TF_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setattr(data, "_reachable", lambda host, timeout=5.0: False)
+    monkeypatch.setattr(idx, "_reachable", lambda host, timeout=5.0: False)
     return tmp_path
 
 
@@ -54,7 +54,7 @@ def test_a_variable_naming_an_empty_folder_fails(alone, monkeypatch, var, find):
 def test_mnist_cached_by_an_earlier_fetch_is_used(alone, mnist_dir):
     cache = alone / "cache" / "mnist"
     cache.mkdir(parents=True)
-    for name in data.FILES.values():
+    for name in idx.FILES.values():
         os.symlink(os.path.join(os.path.abspath(mnist_dir), name), cache / name)
     assert conftest.find_mnist() == str(cache)
 

@@ -12,8 +12,7 @@ import tarfile
 import numpy as np
 import pytest
 
-from den_tf.datasets import load_dataset
-from den_tf.datasets import cifar
+from den_tf.datasets import cifar, load_dataset
 from den_tf.datasets.cifar import read_cifar, write_cifar_folder
 from den_tf.errors import DataError
 from tests.conftest import run_main

@@ -95,15 +95,16 @@ json.dump({"auroc": [float(np.mean([auroc(probabilities[t][:, c], labels == c) f
 @pytest.fixture(scope="module")
 def served(exported, mnist):
     """README's lines and CHECKS in a fresh Python without den_tf; and the live model."""
-    from den_tf import checkpoint
-    from den_tf.data import make_tasks, permuted_images
+    from den_tf import api
+    from den_tf.datasets.streams import make_tasks
+    from den_tf.io import checkpoint
     folder = checkpoint.latest(str(exported / "ck"))
     cfg = checkpoint.saved_config(folder)
     tasks = make_tasks(mnist, cfg.tasks, cfg.task_seed)
-    trainer = checkpoint.restore(folder, cfg, tasks)
+    trainer = api.restore(folder, cfg, tasks)
     live = {}
     for t in (1, 2):
-        x = permuted_images(mnist.test, tasks.permutations[t - 1])[:64]
+        x = tasks.transform(t).numpy(mnist.test.images)[:64]
         np.save(exported / f"x{t}.npy", x)
         live[t] = 1 / (1 + np.exp(-trainer.network.logits(x, t).numpy().astype(np.float64)))
     code = "import sys; sys.modules['den_tf'] = None\n" + readme_export_code() + CHECKS
@@ -152,7 +153,7 @@ def test_model_carries_each_tasks_transform_and_timestamp(served):
 # ----------------------------------------------------------------- the export library
 
 def test_export_checks_the_transforms(tmp_path):
-    from den_tf.export import export
+    from den_tf.io.export import export
     from tests.helpers import toy_network
     net = toy_network()  # one task, 20 inputs
     net.stamps[1] = net.stamp(1)
@@ -172,8 +173,9 @@ def test_identity_and_permute_tasks_in_one_model(tmp_path):
     """A mixed stream: identity rows of `permutations` are 0..n-1; each task's raw
     signature equals the transformed one on the images it describes."""
     import tensorflow as tf
-    from den_tf.export import export
-    from tests.helpers import toy_network, toy_init
+
+    from den_tf.io.export import export
+    from tests.helpers import toy_init, toy_network
     net = toy_network()
     net.stamps[1] = net.stamp(1)
     init = toy_init(3)
@@ -274,9 +276,10 @@ def test_rotated_stream_exports_its_resampling(tmp_path, mnist):
     """A rotated task's SavedModel applies the stream's own rotation to raw images and
     carries its tables and angle."""
     import tensorflow as tf
+
     from den_tf.datasets.streams import make_stream
-    from den_tf.export import export, task_transforms
-    from den_tf.network import DENNetwork
+    from den_tf.io.export import export, task_transforms
+    from den_tf.model.network import DENNetwork
     from tests.helpers import toy_init
     stream = make_stream(mnist, "rotated", n_tasks=2, task_seed=1)
     net = DENNetwork.create((784, 16, 8, 10), toy_init(0))

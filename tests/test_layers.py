@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from den_tf.layers import DenDense
-from den_tf.phases.expansion import expansion_spec
-from den_tf.runner import PhaseRunner
-from den_tf.sources import RandomBatches
+from den_tf.den.expansion import expansion_spec
+from den_tf.engine.randomness import RandomBatches
+from den_tf.engine.runner import PhaseRunner
+from den_tf.model.layers import DenDense
 from tests.helpers import toy_hyper, toy_init, toy_network, toy_task
 
 

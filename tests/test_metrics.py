@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from den_tf.metrics import auroc_per_class, mean_auroc, top1_accuracy
+from den_tf.evaluation.metrics import auroc_per_class, mean_auroc, top1_accuracy
 
 
 def brute_force(scores, labels):

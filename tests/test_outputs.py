@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from den_tf import outputs
+from den_tf import preflight
 from den_tf.errors import ConfigError
 from tests.conftest import ROOT, run_main
 
@@ -100,10 +100,10 @@ def test_figure_path_taken_by_a_folder(tmp_path, mnist_dir):
 # ----------------------------------------------------------------------------- the checks
 def test_check_dir_output_missing_folders(tmp_path):
     d = tmp_path / "a" / "b"
-    assert outputs.check_dir_output("x", str(d)) == str(d)
+    assert preflight.check_dir_output("x", str(d)) == str(d)
     assert not (tmp_path / "a").exists()  # made when first written
     assert os.listdir(tmp_path) == []  # the probe file is gone
-    assert outputs.check_dir_output("x", str(d), make=True) == str(d)
+    assert preflight.check_dir_output("x", str(d), make=True) == str(d)
     assert d.is_dir() and os.listdir(d) == []
 
 
@@ -111,68 +111,68 @@ def test_check_dir_output_refuses_files_and_paths_under_files(tmp_path):
     f = tmp_path / "f"
     f.write_text("")
     with pytest.raises(ConfigError, match=r"^--x=.*/f: is a file, a folder is needed$"):
-        outputs.check_dir_output("x", str(f))
+        preflight.check_dir_output("x", str(f))
     with pytest.raises(ConfigError, match=r"^--x=.*/f/g/h: .*/f is a file, not a folder$"):
-        outputs.check_dir_output("x", str(f / "g" / "h"))
+        preflight.check_dir_output("x", str(f / "g" / "h"))
     # a folder only read (eval, export) must not be a file either; missing is not our case
     with pytest.raises(ConfigError, match="is a file"):
-        outputs.check_dir_kind("checkpoint_dir", str(f))
-    outputs.check_dir_kind("checkpoint_dir", str(tmp_path / "missing"))
+        preflight.check_dir_kind("checkpoint_dir", str(f))
+    preflight.check_dir_kind("checkpoint_dir", str(tmp_path / "missing"))
 
 
 def test_check_file_output(tmp_path):
     with pytest.raises(ConfigError, match="is a folder, a file is needed"):
-        outputs.check_file_output("results", str(tmp_path))
+        preflight.check_file_output("results", str(tmp_path))
     with pytest.raises(ConfigError, match=r"^--results=/proc/x\.json: cannot be written"):
-        outputs.check_file_output("results", "/proc/x.json")
+        preflight.check_file_output("results", "/proc/x.json")
     p = tmp_path / "new" / "r.json"
-    outputs.check_file_output("results", str(p))
+    preflight.check_file_output("results", str(p))
     assert not p.parent.exists()
-    outputs.check_file_output("log_file", str(p), append=True, make=True)
+    preflight.check_file_output("log_file", str(p), append=True, make=True)
     assert p.parent.is_dir() and not p.exists()
     with pytest.raises(ConfigError, match=r"^--figure: figure file .*r\.png: is a folder"):
         (tmp_path / "r.png").mkdir()
-        outputs.check_file_output("figure", str(tmp_path / "r.png"), what="figure file")
+        preflight.check_file_output("figure", str(tmp_path / "r.png"), what="figure file")
 
 
 # ----------------------------------------------------------------------------- memory
 def test_largest_sizes():
     # ex_k expansion units plus up to min(ex_k, n) duplicates per task after the first
-    assert outputs.max_hidden_sizes((784, 312, 128, 10), 10, 10) == [492, 308]
-    assert outputs.max_hidden_sizes((784, 312, 128, 10), 10, 1) == [312, 128]
-    assert outputs.max_hidden_sizes((784, 5, 10), 100, 2) == [110]  # 5 + 100 + 5
-    assert outputs.max_hidden_sizes((784, 312, 128, 10), 100000, 3) == [300624, 300256]
-    assert outputs.parameter_count((4, 0, 3), [5], 2) == 4 * 5 + 5 + 2 * (5 * 3 + 3)
+    assert preflight.max_hidden_sizes((784, 312, 128, 10), 10, 10) == [492, 308]
+    assert preflight.max_hidden_sizes((784, 312, 128, 10), 10, 1) == [312, 128]
+    assert preflight.max_hidden_sizes((784, 5, 10), 100, 2) == [110]  # 5 + 100 + 5
+    assert preflight.max_hidden_sizes((784, 312, 128, 10), 100000, 3) == [300624, 300256]
+    assert preflight.parameter_count((4, 0, 3), [5], 2) == 4 * 5 + 5 + 2 * (5 * 3 + 3)
 
 
 def test_memory_estimate_grows_with_every_setting():
-    base = outputs.estimate_peak_bytes((784, 312, 128, 10), 10, 10)
-    assert outputs.estimate_peak_bytes((784, 312, 128, 10), 20, 10) > base
-    assert outputs.estimate_peak_bytes((784, 312, 128, 10), 10, 11) > base
-    assert outputs.estimate_peak_bytes((784, 400, 128, 10), 10, 10) > base
-    assert outputs.estimate_peak_bytes((784, 312, 128, 10), 10, 10, data_bytes=1 << 30) \
+    base = preflight.estimate_peak_bytes((784, 312, 128, 10), 10, 10)
+    assert preflight.estimate_peak_bytes((784, 312, 128, 10), 20, 10) > base
+    assert preflight.estimate_peak_bytes((784, 312, 128, 10), 10, 11) > base
+    assert preflight.estimate_peak_bytes((784, 400, 128, 10), 10, 10) > base
+    assert preflight.estimate_peak_bytes((784, 312, 128, 10), 10, 10, data_bytes=1 << 30) \
         == base + (1 << 30)
 
 
 def test_memory_estimate_covers_measured_peaks(mnist):
     """The README's full run (10 tasks, defaults) peaked at 1704 MiB with MNIST; the
     estimate must not be below it, nor absurdly above (under twice)."""
-    est = outputs.estimate_peak_bytes((784, 312, 128, 10), 10, 10, outputs.data_bytes(mnist))
+    est = preflight.estimate_peak_bytes((784, 312, 128, 10), 10, 10, preflight.data_bytes(mnist))
     assert 1704 << 20 < est < 2 * (1704 << 20)
 
 
 def test_check_memory_against_given_available_bytes():
-    need = outputs.check_memory((784, 312, 128, 10), 10, 10, available=8 << 30)
+    need = preflight.check_memory((784, 312, 128, 10), 10, 10, available=8 << 30)
     assert 0 < need < 8 << 30
     with pytest.raises(ConfigError) as e:
-        outputs.check_memory((784, 312, 128, 10), 10, 10, available=need - 1)
+        preflight.check_memory((784, 312, 128, 10), 10, 10, available=need - 1)
     msg = str(e.value)
     assert msg.startswith("--ex_k=10 --dims=784,312,128,10 --n_tasks=10: ")
     assert "[492, 308]" in msg and "GiB" in msg and "\n" not in msg
-    big = outputs.estimate_peak_bytes((784, 312, 128, 10), 100000, 3)
+    big = preflight.estimate_peak_bytes((784, 312, 128, 10), 100000, 3)
     assert big > 1000 << 30  # 300 k x 300 k float32 weights alone are 336 GiB
     with pytest.raises(ConfigError, match=f"{big / (1 << 30):.1f} GiB of memory; 24.0 GiB"):
-        outputs.check_memory((784, 312, 128, 10), 100000, 3, available=24 << 30)
+        preflight.check_memory((784, 312, 128, 10), 100000, 3, available=24 << 30)
 
 
 # ----------------------------------------------------------------------------- memory: conv
@@ -180,41 +180,41 @@ def test_conv_growth_and_parameter_count_by_hand():
     """A toy convolutional arch on 6x6x1 images: one 3x3 VALID convolution of 2 filters
     with 2x2 max-pooling (6 -> 4 -> 2, a flatten block of 2 x 2 = 4 rows per filter), one
     fully connected layer of 4 units, a head of 5. Filters and units grow as MLP units."""
-    from den_tf.arch.specs import CONV_ARCHS, ConvArch, ConvBlock
+    from den_tf.model.archs.specs import CONV_ARCHS, ConvArch, ConvBlock
     toy = ConvArch("toy", (ConvBlock(2, 3, "VALID", 2, 2),), (4,))
     # task 2, ex_k 3: 2 -> 2 + 3 + min(3, 2) = 7 filters; 4 -> 4 + 3 + 3 = 10 units
-    assert outputs.conv_max_sizes(toy, 3, 2) == ([7], [10])
-    assert outputs.conv_max_sizes(toy, 3, 1) == ([2], [4])
+    assert preflight.conv_max_sizes(toy, 3, 2) == ([7], [10])
+    assert preflight.conv_max_sizes(toy, 3, 1) == ([2], [4])
     # kernel 3*3*1*7 + 7 biases; dense 7 filters x 4 rows = 28 rows -> 10 units; 2 heads
-    assert outputs.conv_parameter_count(toy, (6, 6, 1), [7], [10], 5, 2) == \
+    assert preflight.conv_parameter_count(toy, (6, 6, 1), [7], [10], 5, 2) == \
         (9 * 7 + 7) + (28 * 10 + 10) + 2 * (10 * 5 + 5) == 470
     # per example: the 4x4 map of 7 filters before pooling, 10 units, 5 outputs
-    assert outputs.conv_activations(toy, (6, 6, 1), [7], [10], 5) == 4 * 4 * 7 + 10 + 5
+    assert preflight.conv_activations(toy, (6, 6, 1), [7], [10], 5) == 4 * 4 * 7 + 10 + 5
     # lenet on MNIST, ex_k 10, 2 tasks: conv 20 -> 40 and 50 -> 70 filters, fc 800 -> 820,
     # 500 -> 520; 28 -> 24 -> 12 -> 8 -> 4, so the first dense layer has 70 x 16 rows
-    assert outputs.conv_max_sizes("lenet", 10, 2) == ([40, 70], [820, 520])
-    net = outputs.largest_network((10,), 10, 2, "lenet", (28, 28, 1))
+    assert preflight.conv_max_sizes("lenet", 10, 2) == ([40, 70], [820, 520])
+    net = preflight.largest_network((10,), 10, 2, "lenet", (28, 28, 1))
     assert net.params == ((25 * 40 + 40) + (25 * 40 * 70 + 70) + (70 * 16 * 820 + 820)
                           + (820 * 520 + 520) + 2 * (520 * 10 + 10))
     assert net.activations == 24 * 24 * 40 + 8 * 8 * 70 + 820 + 520 + 10
     # at the initial sizes with one head: what the built network holds (test_conv checks
     # n_params() == base_n_params, which is ConvArch.base_params)
     for name, shape in (("lenet", (28, 28, 1)), ("conv5", (32, 32, 3)), ("conv5", (28, 28, 1))):
-        assert outputs.largest_network((10,), 10, 1, name, shape).params == \
+        assert preflight.largest_network((10,), 10, 1, name, shape).params == \
             CONV_ARCHS[name].base_params(shape, 10)
 
 
 def test_conv_estimate_counts_the_convolutional_network(mnist):
     """The MLP estimate of --dims=10 (no hidden layer) would be tiny; lenet's is not."""
-    mlp = outputs.estimate_peak_bytes((10,), 100000, 3)
-    conv = outputs.estimate_peak_bytes((10,), 100000, 3, arch="lenet", image_shape=(28, 28, 1))
+    mlp = preflight.estimate_peak_bytes((10,), 100000, 3)
+    conv = preflight.estimate_peak_bytes((10,), 100000, 3, arch="lenet", image_shape=(28, 28, 1))
     assert mlp < 2 << 30 and conv > 1000 << 30
     # a measured peak: lenet, 2 tasks, ex_k 10, --max_iter=5 --train_seed=1: 2349 MiB
-    est = outputs.estimate_peak_bytes((10,), 10, 2, outputs.data_bytes(mnist), 10000,
+    est = preflight.estimate_peak_bytes((10,), 10, 2, preflight.data_bytes(mnist), 10000,
                                       arch="lenet", image_shape=(28, 28, 1))
     assert 2349 << 20 < est < 2 * (2349 << 20)
     with pytest.raises(ConfigError) as e:
-        outputs.check_memory((10,), 100000, 3, arch="lenet", image_shape=(28, 28, 1),
+        preflight.check_memory((10,), 100000, 3, arch="lenet", image_shape=(28, 28, 1),
                              available=24 << 30)
     msg = str(e.value)
     assert msg.startswith("--arch=lenet --ex_k=100000 --dims=10 --n_tasks=3: ")
@@ -238,14 +238,14 @@ def test_small_lenet_is_not_refused(tmp_path, mnist_dir, monkeypatch, capsys):
     on to import TensorFlow (stopped there: no training)."""
     from den_tf import cli
     seen = []
-    real = outputs.check_memory
+    real = preflight.check_memory
 
     def spy(*args, **kw):
         seen.append(real(*args, **kw))
         return seen[-1]
 
-    monkeypatch.setattr(outputs, "available_memory", lambda: 8 << 30)
-    monkeypatch.setattr(outputs, "check_memory", spy)
+    monkeypatch.setattr(preflight.memory, "available_memory", lambda: 8 << 30)
+    monkeypatch.setattr(preflight, "check_memory", spy)
 
     def stop():
         raise _Stop("past the checks")
@@ -262,14 +262,14 @@ def test_small_lenet_is_not_refused(tmp_path, mnist_dir, monkeypatch, capsys):
 def test_q8_growth_rule():
     """--paper=Q8: every drifted task-start unit can be split, no ex_k cap:
     n -> n + ex_k + n per task (the original's rule caps the duplicates at ex_k)."""
-    assert outputs.grown_size(312, 10, 2) == 312 + 10 + 10
-    assert outputs.grown_size(312, 10, 2, split_all=True) == 312 + 10 + 312 == 634
-    assert outputs.grown_size(312, 10, 3, split_all=True) == 634 + 10 + 634
-    assert outputs.max_hidden_sizes((784, 312, 128, 10), 10, 3, split_all=True) == [1278, 542]
-    assert outputs.max_hidden_sizes((784, 312, 128, 10), 10, 1, split_all=True) == [312, 128]
-    assert outputs.conv_max_sizes("lenet", 10, 2, split_all=True) == ([50, 110], [1610, 1010])
-    q8 = outputs.estimate_peak_bytes((784, 312, 128, 10), 10, 3, split_all=True)
-    assert q8 > outputs.estimate_peak_bytes((784, 312, 128, 10), 10, 3)
+    assert preflight.grown_size(312, 10, 2) == 312 + 10 + 10
+    assert preflight.grown_size(312, 10, 2, split_all=True) == 312 + 10 + 312 == 634
+    assert preflight.grown_size(312, 10, 3, split_all=True) == 634 + 10 + 634
+    assert preflight.max_hidden_sizes((784, 312, 128, 10), 10, 3, split_all=True) == [1278, 542]
+    assert preflight.max_hidden_sizes((784, 312, 128, 10), 10, 1, split_all=True) == [312, 128]
+    assert preflight.conv_max_sizes("lenet", 10, 2, split_all=True) == ([50, 110], [1610, 1010])
+    q8 = preflight.estimate_peak_bytes((784, 312, 128, 10), 10, 3, split_all=True)
+    assert q8 > preflight.estimate_peak_bytes((784, 312, 128, 10), 10, 3)
 
 
 def test_check_memory_with_q8():
@@ -277,23 +277,23 @@ def test_check_memory_with_q8():
     rule still refuses what cannot fit, with or without Q8."""
     dims = (784, 312, 128, 10)
     said = []
-    need = outputs.check_memory(dims, 10, 8, available=8 << 30, warn=said.append)
+    need = preflight.check_memory(dims, 10, 8, available=8 << 30, warn=said.append)
     assert said == []  # no Q8: nothing to say
-    assert outputs.check_memory(dims, 10, 8, paper=("Q6", "Q8"), available=8 << 30,
+    assert preflight.check_memory(dims, 10, 8, paper=("Q6", "Q8"), available=8 << 30,
                                 warn=said.append) == need
     assert len(said) == 1
     msg = said[0]
     assert msg.startswith("--ex_k=10 --dims=784,312,128,10 --n_tasks=8 --paper=Q6,Q8: ")
     assert "[41206, 17654]" in msg and "the run goes on" in msg and "\n" not in msg
     said.clear()
-    outputs.check_memory(dims, 10, 3, paper=("Q8",), available=8 << 30, warn=said.append)
+    preflight.check_memory(dims, 10, 3, paper=("Q8",), available=8 << 30, warn=said.append)
     assert said == []  # its worst case fits: nothing said
     from den_tf.config import parse_paper
-    outputs.check_memory(dims, 10, 8, paper=parse_paper(["all"]), available=8 << 30,
+    preflight.check_memory(dims, 10, 8, paper=parse_paper(["all"]), available=8 << 30,
                          warn=said.append)
     assert len(said) == 1 and "--n_tasks=8 --paper=all: " in said[0]
     with pytest.raises(ConfigError, match=r"^--ex_k=1000 --dims=784,312,128,10 --n_tasks=8: "):
-        outputs.check_memory(dims, 1000, 8, paper=("Q8",), available=8 << 30,
+        preflight.check_memory(dims, 1000, 8, paper=("Q8",), available=8 << 30,
                              warn=said.append)
 
 
@@ -302,7 +302,7 @@ def test_q8_is_checked_by_the_command_line(tmp_path, mnist_dir, monkeypatch, cap
     """8 tasks in 8 GiB (faked): both go on to TensorFlow's import (stopped there); with
     --paper=Q8 one warning line says the worst case first."""
     from den_tf import cli
-    monkeypatch.setattr(outputs, "available_memory", lambda: 8 << 30)
+    monkeypatch.setattr(preflight.memory, "available_memory", lambda: 8 << 30)
 
     def stop():
         raise _Stop("past the checks")
@@ -326,32 +326,32 @@ def test_baseline_counts_by_hand():
     """--dims=6,4,2,3, 3 tasks; no ex_k growth for any baseline."""
     dims = (6, 4, 2, 3)
     base = (6 * 4 + 4) + (4 * 2 + 2) + (2 * 3 + 3)  # 47: one network, one head
-    stl = outputs.baseline_network("stl", dims, 3)
+    stl = preflight.baseline_network("stl", dims, 3)
     assert (stl.params, stl.activations, stl.extra) == (3 * base, 4 + 2 + 3, 0)
     # progressive, column_scale 0.5: columns of [2, 1] units, each with its head (23);
     # laterals from one earlier column: 2 x 1 into hidden layer 2, 1 x 3 into the head
-    assert outputs.column_units(dims, 0.5) == [2, 1]
+    assert preflight.column_units(dims, 0.5) == [2, 1]
     column = (6 * 2 + 2) + (2 * 1 + 1) + (1 * 3 + 3)
-    prog = outputs.baseline_network("progressive", dims, 3, column_scale=0.5)
+    prog = preflight.baseline_network("progressive", dims, 3, column_scale=0.5)
     assert prog.params == 3 * column + (2 * 1 + 1 * 3) * (0 + 1 + 2) == 84
     assert prog.activations == 3 * (2 + 1) + 3  # task 3 runs all three columns
     hidden_params = (6 * 4 + 4) + (4 * 2 + 2)
     for method in ("dnn", "l2", "ewc", "mtl"):
-        net = outputs.baseline_network(method, dims, 3)
+        net = preflight.baseline_network(method, dims, 3)
         assert net.params == hidden_params + 3 * (2 * 3 + 3)
-        assert net.extra == (outputs.EWC_BYTES * hidden_params if method == "ewc" else 0)
-    assert outputs.baseline_network("mtl", dims, 3).activations == 4 + 2 + 3 + 3 * 3
+        assert net.extra == (preflight.EWC_BYTES * hidden_params if method == "ewc" else 0)
+    assert preflight.baseline_network("mtl", dims, 3).activations == 4 + 2 + 3 + 3 * 3
     # the widest forward pass: mtl validates on every task's validation set at once
-    assert outputs.eval_rows(5000, 10000) == outputs.eval_rows(5000, 10000, "dnn", 3) == 10000
-    assert outputs.eval_rows(5000, 10000, "mtl", 3) == 15000
+    assert preflight.eval_rows(5000, 10000) == preflight.eval_rows(5000, 10000, "dnn", 3) == 10000
+    assert preflight.eval_rows(5000, 10000, "mtl", 3) == 15000
 
 
 def test_baseline_counts_match_the_baselines():
     """The counts are what den_tf/baselines builds: STL's and progressive's n_params()
     after 3 tasks (progressive counts every column, head and lateral weight)."""
-    from den_tf.baselines.config import BaselineConfig
     from den_tf.baselines.progressive import Progressive, column_units
     from den_tf.baselines.stl import STL
+    from den_tf.config import BaselineConfig
     dims = (20, 12, 8, 10)
     for cls, scale in ((STL, 0.5), (Progressive, 0.5), (Progressive, 0.3)):
         cfg = BaselineConfig(dims=dims, n_classes=10, method=cls.name, column_scale=scale,
@@ -359,8 +359,8 @@ def test_baseline_counts_match_the_baselines():
         m = cls(cfg, None)
         for k in (1, 2, 3):
             m.begin_task(k, None)
-        assert outputs.baseline_network(cls.name, dims, 3, scale).params == m.n_params()
-        assert outputs.column_units(dims, scale) == column_units(dims, scale)
+        assert preflight.baseline_network(cls.name, dims, 3, scale).params == m.n_params()
+        assert preflight.column_units(dims, scale) == column_units(dims, scale)
 
 
 @pytest.mark.parametrize("method,dims,refused", [
@@ -372,7 +372,7 @@ def test_baselines_are_checked_by_the_command_line(tmp_path, mnist_dir, monkeypa
                                                    method, dims, refused):
     """8 GiB free (faked), 3 tasks, --ex_k=100000 (ignored by the baselines)."""
     from den_tf import cli
-    monkeypatch.setattr(outputs, "available_memory", lambda: 8 << 30)
+    monkeypatch.setattr(preflight.memory, "available_memory", lambda: 8 << 30)
 
     def stop():
         raise _Stop("past the checks")
@@ -393,7 +393,7 @@ def test_baselines_are_checked_by_the_command_line(tmp_path, mnist_dir, monkeypa
 
 
 def test_available_memory_is_read():
-    avail = outputs.available_memory()
+    avail = preflight.available_memory()
     assert avail is not None and 0 < avail
 
 
@@ -411,16 +411,16 @@ def _enospc(path):
 
 
 def test_disk_full_results_go_to_the_fallback(tmp_path, mnist_dir, monkeypatch, capsys):
-    from den_tf import results
-    real = results.write_json
+    from den_tf.io import files
+    real = files.write_json
     wanted = str(tmp_path / "res" / "r.json")
 
-    def full_disk(out, path):
+    def full_disk(path, out):
         if os.path.abspath(path) == wanted:
             raise _enospc(path)
-        real(out, path)
+        real(path, out)
 
-    monkeypatch.setattr(results, "write_json", full_disk)
+    monkeypatch.setattr(files, "write_json", full_disk)
     log = tmp_path / "logs" / "run.log"
     status, out, err = run_in_process(
         [f"--data_dir={mnist_dir}", "--n_tasks=1", f"--log_file={log}", f"--results={wanted}",
@@ -438,12 +438,12 @@ def test_disk_full_results_go_to_the_fallback(tmp_path, mnist_dir, monkeypatch, 
 
 def test_disk_full_everywhere_results_on_stdout_and_log(tmp_path, mnist_dir, monkeypatch,
                                                         capsys):
-    from den_tf import logfmt, results
+    from den_tf.io import files, loglines
 
-    def full_disk(out, path):
+    def full_disk(path, out):
         raise _enospc(path)
 
-    monkeypatch.setattr(results, "write_json", full_disk)
+    monkeypatch.setattr(files, "write_json", full_disk)
     log = tmp_path / "run.log"
     status, out, err = run_in_process(
         [f"--data_dir={mnist_dir}", "--n_tasks=1", f"--log_file={log}",
@@ -452,7 +452,7 @@ def test_disk_full_everywhere_results_on_stdout_and_log(tmp_path, mnist_dir, mon
     assert status == 4 and len(lines) == 1, err
     assert "nor the fallback" in lines[0] and "results-json" in lines[0]
     assert f"stdout and {log}" in lines[0]
-    tag = logfmt.PREFIX + "results-json: "
+    tag = loglines.PREFIX + "results-json: "
     for text in (out, log.read_text()):
         line = [l for l in text.splitlines() if l.startswith(tag)]
         assert len(line) == 1
@@ -476,7 +476,7 @@ def test_log_file_on_a_full_disk(tmp_path, mnist_dir, capsys):
 
 
 def test_checkpoint_failure_warns_and_exits_4(tmp_path, mnist_dir, monkeypatch, capsys):
-    from den_tf import checkpoint
+    from den_tf.io import checkpoint
 
     def full_disk(trainer, directory):
         raise _enospc(os.path.join(directory, "task-%03d" % trainer.done))
@@ -525,16 +525,16 @@ def test_a_later_checkpoint_replaces_a_failed_one():
 def test_results_folder_removed_during_the_run_is_made_again(tmp_path, mnist_dir,
                                                              monkeypatch, capsys):
     """Removed after the results so far were written: the final write makes it again."""
-    from den_tf import results
-    real = results.write_json
+    from den_tf.io import files
+    real = files.write_json
     res = tmp_path / "res" / "r.json"
 
-    def then_remove(out, path):
-        real(out, path)
+    def then_remove(path, out):
+        real(path, out)
         if not out.get("complete"):
             shutil.rmtree(res.parent)
 
-    monkeypatch.setattr(results, "write_json", then_remove)
+    monkeypatch.setattr(files, "write_json", then_remove)
     status, out, err = run_in_process(
         [f"--data_dir={mnist_dir}", "--n_tasks=1", f"--log_file={tmp_path / 'run.log'}",
          f"--results={res}", "--nocheckpoints"] + TINY, capsys)

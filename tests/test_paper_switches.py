@@ -8,19 +8,19 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from den_tf import numerics
 from den_tf.config import PAPER_SWITCHES, DENConfig, parse_paper
-from den_tf.data import TaskSet
+from den_tf.datasets.streams import TaskSet
+from den_tf.den.context import PhaseContext
+from den_tf.den.expansion import expand
+from den_tf.den.selective import head_spec, select_units, selective_retraining, subnetwork
+from den_tf.den.split import choose_units, split_and_duplicate
+from den_tf.den.trainer import default_init
+from den_tf.engine import numerics
+from den_tf.engine.randomness import RandomBatches, RandomInit
+from den_tf.engine.runner import PhaseResult, PhaseRunner
 from den_tf.errors import ConfigError
-from den_tf.layers import DenDense
-from den_tf.network import DENNetwork
-from den_tf.phases.context import PhaseContext
-from den_tf.phases.expansion import expand
-from den_tf.phases.selective import head_spec, select_units, selective_retraining, subnetwork
-from den_tf.phases.split import choose_units, split_and_duplicate
-from den_tf.runner import PhaseResult, PhaseRunner
-from den_tf.sources import RandomBatches, RandomInit
-from den_tf.trainer import default_init
+from den_tf.model.layers import DenDense
+from den_tf.model.network import DENNetwork
 from tests.conftest import run_main
 from tests.helpers import toy_hyper, toy_init, toy_network, toy_task
 
@@ -132,8 +132,8 @@ def test_q6_selective_retraining_trains_the_full_head_when_asked(paper):
     sel = select_units(net, 2, any_output=True)
     sub, sub_prev = subnetwork(net, 2, sel, prev, full_head="Q6" in paper)
     assert sub[-1].kernel.shape[1] == (10 if paper else 1)
-    from den_tf.phases.selective import selective_spec, union
-    ctx.run(selective_spec(2, sub, sub_prev))
+    from den_tf.den.selective import selective_spec, union
+    ctx.run(selective_spec(2, sub, sub_prev, net.forward))
     union(net, 2, sel, sub)
     after = net.heads[2].kernel.numpy()
     changed = np.any(after[sel[-1]] != after_head[sel[-1]], axis=0)

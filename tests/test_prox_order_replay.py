@@ -25,11 +25,12 @@ import os
 import numpy as np
 import pytest
 
-from den_tf import trace
 from den_tf.config import PROX_ORDERS
-from den_tf.data import make_tasks
-from den_tf.phases.expansion import expansion_spec
-from den_tf.runner import Hyper, PhaseRunner, TaskTensors
+from den_tf.datasets.streams import make_tasks
+from den_tf.datasets.tensors import TaskTensors
+from den_tf.den.expansion import expansion_spec
+from den_tf.engine.runner import Hyper, PhaseRunner
+from den_tf.reference import replay
 
 GL_ALONE = {("trace_default.npz", 2, 1), ("trace_prune_split.npz", 2, 2)}
 PAIRS = [("trace_default.npz", 2, 1), ("trace_default.npz", 2, 2),
@@ -42,18 +43,18 @@ def errors(trace_dir, mnist):
     """{(recording, task, layer): {order: mean abs error over the layer's new blocks}}."""
     out = {}
     for rec in sorted({p[0] for p in PAIRS}):
-        z = trace.load(os.path.join(trace_dir, rec))
-        cfg = trace.trace_config(z)
+        z = replay.load(os.path.join(trace_dir, rec))
+        cfg = replay.trace_config(z)
         tasks = make_tasks(mnist, cfg.tasks, cfg.task_seed)
         for t in sorted({p[1] for p in PAIRS if p[0] == rec}):
             phase = f"t{t}_expand"
             data = TaskTensors.build(mnist, tasks.permutations[t - 1])
             for order in PROX_ORDERS:
-                net = trace.network_at(z, phase, "start")
+                net = replay.network_at(z, phase, "start")
                 hyper = dataclasses.replace(Hyper.from_config(cfg, len(mnist.train)),
                                             prox_order=order)
                 PhaseRunner(expansion_spec(net, t), hyper, cfg.xla).run(
-                    data, trace.trace_batches(z))
+                    data, replay.trace_batches(z))
                 for l, layer in enumerate(net.hidden, start=1):
                     new = np.zeros(layer.kernel.shape, bool)
                     new[:, layer.birth == t] = True  # bw (and new rows x new columns)

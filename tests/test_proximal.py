@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from den_tf.proximal import group_lasso_prox, l1_prox, proximal_step
+from den_tf.engine.proximal import group_lasso_prox, l1_prox, proximal_step
 
 
 def test_l1_soft_threshold_by_hand():

@@ -7,9 +7,10 @@ import os
 import numpy as np
 import pytest
 
-from den_tf import api, trace
+from den_tf import api
 from den_tf.config import DENConfig
-from den_tf.data import task_permutations
+from den_tf.datasets.streams import task_permutations
+from den_tf.reference import replay
 
 CFG = DENConfig(n_tasks=3, max_iter=10, xla=False)
 
@@ -24,12 +25,12 @@ def test_duplicate_biases_continue_the_permutations_randomstate(mnist, trace_dir
     draws in between. The prune/split recording splits 10 units per layer in tasks 2
     and 3: its duplicates' biases (the last 10 biases of each layer at the split's start)
     are exactly these draws."""
-    z = trace.load(os.path.join(trace_dir, "trace_prune_split.npz"))
+    z = replay.load(os.path.join(trace_dir, "trace_prune_split.npz"))
     init = trainer(mnist).init
     for t in (2, 3):
         init.glorot(f"t{t}/head_W", (128, 10))  # the task's other draws come between
         for l in (1, 2):
-            n = len(trace.indices(z, f"t{t}_split_units/layer{l}"))
+            n = len(replay.indices(z, f"t{t}_split_units/layer{l}"))
             assert n == 10
             got = init.duplicate_bias(f"t{t}/split/b{l}", n)
             np.testing.assert_array_equal(got, z[f"t{t}_split/start/layer{l}/biases:0"][-n:])

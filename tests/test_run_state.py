@@ -110,12 +110,13 @@ def test_export_matches_the_live_model_in_a_fresh_process(runs, mnist_dir, mnist
     p = run_main([f"--data_dir={mnist_dir}", "--mode=export", "--checkpoint_dir=ck",
                   "--export_dir=sm", "--log_file=export.log"], cwd=str(a))
     assert p.returncode == 0, p.stderr[-2000:]
-    from den_tf import checkpoint
-    from den_tf.data import make_tasks
+    from den_tf import api
+    from den_tf.datasets.streams import make_tasks
+    from den_tf.io import checkpoint
     folder = checkpoint.latest(str(a / "ck"))
     cfg = checkpoint.saved_config(folder)
     tasks = make_tasks(mnist, cfg.tasks, cfg.task_seed)
-    trainer = checkpoint.restore(folder, cfg, tasks)
+    trainer = api.restore(folder, cfg, tasks)
     want = {}
     for t in (1, 3):
         x = tasks.data.test.images[:64][:, tasks.permutations[t - 1]]
@@ -172,8 +173,8 @@ def test_tensorboard_events_match_the_log(runs):
 def test_results_figure(runs, tmp_path):
     a = runs[0]
     assert (a / "run.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    from den_tf import plot
-    assert plot.main([str(a / "run.json"), "--out", str(tmp_path / "f.png")]) == 0
+    from den_tf.io import figures
+    assert figures.main([str(a / "run.json"), "--out", str(tmp_path / "f.png")]) == 0
     assert (tmp_path / "f.png").stat().st_size > 10000
 
 

@@ -4,13 +4,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from den_tf.datasets.tensors import TaskTensors
+from den_tf.den.expansion import expansion_spec
+from den_tf.den.first_task import first_task_spec
+from den_tf.den.selective import head_spec
+from den_tf.engine.randomness import RandomBatches, RecordedBatches
+from den_tf.engine.runner import PhaseRunner
 from den_tf.errors import NumericalError
-from den_tf.network import mean_sigmoid_ce, mlp_logits
-from den_tf.phases.expansion import expansion_spec
-from den_tf.phases.first_task import first_task_spec
-from den_tf.phases.selective import head_spec
-from den_tf.runner import PhaseRunner, TaskTensors
-from den_tf.sources import RandomBatches, RecordedBatches
+from den_tf.model.forward import mean_sigmoid_ce, mlp_logits
 from tests.helpers import toy_hyper, toy_init, toy_network, toy_task
 
 
@@ -95,10 +96,10 @@ def test_head_phase_runs_one_step_from_max_iter_over_ten():
     net.add_head(2, init.glorot("w", (8, 10)), init.glorot("b", (10,)))
     lines = []
     res = PhaseRunner(head_spec(net, 2, 990), toy_hyper(max_iter=990), xla=False).run(
-        toy_task(), RandomBatches(400, 32, 0), log=lines.append)
+        toy_task(), RandomBatches(400, 32, 0), on_iteration=lambda *a: lines.append(a))
     # counter starts at 99.0; one step -> 100.0, which is a validation point (printed)
     assert res.iters == 100.0 and res.steps == 1
-    assert lines and lines[0].startswith(" [*] iter: 100, val loss: ")
+    assert lines and lines[0][0] == 100.0 and lines[0][2] is not None
 
 
 def test_non_finite_loss_stops_the_phase_with_task_phase_and_step():

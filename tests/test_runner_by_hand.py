@@ -63,9 +63,11 @@ import pytest
 import tensorflow as tf
 
 from den_tf.config import DENConfig
-from den_tf.layers import DenDense
-from den_tf.runner import Hyper, PhaseRunner, PhaseSpec, TaskTensors
-from den_tf.sources import RecordedBatches
+from den_tf.datasets.tensors import TaskTensors
+from den_tf.engine.randomness import RecordedBatches
+from den_tf.engine.runner import Hyper, PhaseRunner, PhaseSpec
+from den_tf.model.forward import mlp_logits
+from den_tf.model.layers import DenDense
 
 W = [[0.2, 0.5, 0.35], [0.3, 0.05, 0.2]]
 B = [0.1, 0.05, -0.8]
@@ -88,8 +90,8 @@ def one_step(prox_order, xla=False, **hyper):
     head = DenDense(HW, HB, [2], None)
     a.set_trainable(NEW_COLS, np.array([False, True, True]))
     head.set_trainable(True, True)
-    spec = PhaseSpec("t2_hand", [a, head], prev={1: PREV}, groups={0: [NEW_COLS]},
-                     printing=False)
+    spec = PhaseSpec(2, "hand", [a, head], prev={1: PREV}, groups={0: [NEW_COLS]},
+                     printing=False, forward=mlp_logits)
     h = dict(lr=0.1, batch_size=1, n_train=1, max_iter=1, l1_lambda=0.04, l2_lambda=0.1,
              gl_lambda=0.25, regular_lambda=0.5, prox_order=prox_order)
     h.update(hyper)
@@ -117,9 +119,9 @@ def test_one_step_by_hand(order):
 def test_the_default_order_is_group_lasso_alone():
     """Q14: the port's default on the new blocks is group lasso alone, as measured
     (README "Q14": closer to the original's logs than L1 then group lasso), in DENConfig,
-    Hyper and proximal_step alike."""
+    and in the Hyper every DEN phase gets from it."""
     default = Hyper.from_config(DENConfig(), n_train=1).prox_order
-    assert default == "gl_only" == Hyper(1, 1, 1, 1, 0, 0, 0, 0).prox_order
+    assert default == "gl_only" == DENConfig().prox_order
     a, _ = one_step(default)
     np.testing.assert_allclose(a.kernel.numpy()[:, 1:], BLOCK["gl_only"], rtol=0, atol=TOL)
 
@@ -146,9 +148,10 @@ def test_penalty_terms_by_hand():
     mask = np.array([[True, False, True], [True, True, False]])
     layer = DenDense(v, [0.0, 0.0, 0.0], [1, 1, 1], None)
     layer.set_trainable(mask, False)
-    spec = PhaseSpec("t2_pen", [layer], prev={0: ([[0, 2], [1, 1]], [0.0, 0.0])})
+    spec = PhaseSpec(2, "pen", [layer], prev={0: ([[0, 2], [1, 1]], [0.0, 0.0])},
+                     forward=mlp_logits)
     h = Hyper(lr=0.1, batch_size=1, n_train=1, max_iter=1, l1_lambda=0.0, l2_lambda=0.1,
-              gl_lambda=0.0, regular_lambda=0.5)
+              gl_lambda=0.0, regular_lambda=0.5, prox_order="gl_only")
     slot, = PhaseRunner(spec, h, xla=False).slots
     with tf.GradientTape() as tape:
         tape.watch(slot.var)

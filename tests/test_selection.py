@@ -3,12 +3,12 @@
 
 import numpy as np
 
-from den_tf.layers import DenDense
-from den_tf.network import DENNetwork
-from den_tf.phases.context import PhaseContext
-from den_tf.phases.expansion import prune
-from den_tf.phases.selective import select_units, subnetwork, union
-from den_tf.phases.split import choose_units, duplicate, reset_old_blocks
+from den_tf.den.context import PhaseContext
+from den_tf.den.expansion import prune
+from den_tf.den.selective import select_units, subnetwork, union
+from den_tf.den.split import choose_units, duplicate, reset_old_blocks
+from den_tf.model.layers import DenDense
+from den_tf.model.network import DENNetwork
 from tests.helpers import toy_hyper, toy_init
 
 

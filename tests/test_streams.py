@@ -9,13 +9,20 @@ import tensorflow as tf
 
 from den_tf import api
 from den_tf.config import DENConfig
-from den_tf.data import make_tasks, permuted_images
 from den_tf.datasets import make_stream
-from den_tf.datasets.streams import (apply_transform, check_stream, is_identity,
-                                     resample_images, rotation_tables)
+from den_tf.datasets.streams import check_stream, make_tasks
+from den_tf.datasets.tensors import task_batch
+from den_tf.datasets.transforms import Identity, Permute, Rotate, rotation_tables
+
+
+def resample_images(x, indices, weights):
+    return Rotate(indices, weights).numpy(x)
+
+
+def is_identity(indices, weights):
+    return Rotate(indices, weights).is_identity
+from den_tf.engine.randomness import RandomBatches
 from den_tf.errors import ConfigError
-from den_tf.runner import train_batch
-from den_tf.sources import RandomBatches
 
 
 # ----------------------------------------------------------------------------- permuted
@@ -27,11 +34,16 @@ def test_permuted_stream_is_the_original_benchmark(mnist):
     assert old.rng.rand() == new.rng.rand()  # the RandomState continues alike (Q10)
     assert new.n_outputs(3) == 10 and new.classes(3).tolist() == list(range(10))
     tr = new.transform(2)
-    assert tr["kind"] == "permute"
-    np.testing.assert_array_equal(tr["permutation"], new.permutations[1])
+    assert isinstance(tr, Permute) and tr.KIND == "permute"
+    np.testing.assert_array_equal(tr.permutation, new.permutations[1])
     x, _ = new.test_set(2)
-    np.testing.assert_array_equal(x.numpy(), permuted_images(mnist.test, new.permutations[1]))
-    np.testing.assert_array_equal(apply_transform(tr, mnist.test.images), x.numpy())
+    np.testing.assert_array_equal(
+        x.numpy(), mnist.test.pixels[:, new.permutations[1]].astype(np.float32)
+        * np.float32(1 / 255))
+    np.testing.assert_array_equal(tr.numpy(mnist.test.images), x.numpy())
+    # the TensorFlow form of the same transform gives the same images
+    np.testing.assert_array_equal(tr.tf(tf.constant(mnist.test.images[:50])).numpy(),
+                                  x.numpy()[:50])
 
 
 # ----------------------------------------------------------------------------- split
@@ -39,7 +51,7 @@ def test_split_partitions_the_classes_and_remaps_labels(mnist):
     s = make_stream(mnist, "split", 5, 1004)
     assert s.kind == "split" and s.n_tasks == 5
     assert [s.classes(t).tolist() for t in range(1, 6)] == [[0, 1], [2, 3], [4, 5], [6, 7], [8, 9]]
-    assert s.transform(3) == {"kind": "identity"}
+    assert isinstance(s.transform(3), Identity)
     ids = mnist.train.class_ids
     seen = []
     for t in range(1, 6):
@@ -50,7 +62,7 @@ def test_split_partitions_the_classes_and_remaps_labels(mnist):
         seen.append(idx)
         tt = s.task_tensors(t)
         np.testing.assert_array_equal(tt.train_index.numpy(), idx)
-        assert tt.n_train == len(idx) and tt.mix is None and tt.perm is None
+        assert tt.n_train == len(idx) and tt.batch_transform == (None, {})
         # train_y aligned with train_index, one-hot over the task's two classes
         y = tt.train_y.numpy()
         assert y.shape == (len(idx), 2) and (y.sum(1) == 1).all()
@@ -74,7 +86,7 @@ def test_split_minibatches_come_from_the_tasks_classes_only(mnist):
     assert int(tf.reduce_max(idx)) < tt.n_train
     assert int(tf.reduce_max(idx)) > 0.9 * tt.n_train  # the whole task is drawn from
     for row in idx.numpy():
-        x, y = train_batch(tt.train_x, tt.train_y, tt.perm, row, tt.train_index, tt.mix)
+        x, y = task_batch(tt, row)
         picked = tt.train_index.numpy()[row]
         assert set(mnist.train.class_ids[picked]) <= {6, 7}
         np.testing.assert_array_equal(x.numpy(), mnist.train.images[picked])
@@ -186,11 +198,12 @@ def test_rotated_stream_tensors(mnist):
     s = make_stream(mnist, "rotated", 4, 1004)
     assert s.kind == "rotated" and s.angles == [0.0, 45.0, 90.0, 135.0]
     assert s.n_outputs(2) == 10
-    assert s.task_tensors(1).mix is None  # 0 degrees: the images as they are
+    # 0 degrees: the images as they are
+    assert s.task_tensors(1).batch_transform == (None, {})
     tr = s.transform(3)
-    assert tr["kind"] == "rotate" and tr["degrees"] == 90.0
-    assert tr["indices"].shape == (4, 784) and tr["indices"].dtype == np.int32
-    assert tr["weights"].dtype == np.float32
+    assert isinstance(tr, Rotate) and tr.degrees == 90.0
+    assert tr.indices.shape == (4, 784) and tr.indices.dtype == np.int32
+    assert tr.weights.dtype == np.float32
     tt = s.task_tensors(3)
     rot = np.rot90(mnist.test.images.reshape(-1, 28, 28), 1, axes=(1, 2)).reshape(-1, 784)
     np.testing.assert_array_equal(tt.test_x.numpy(), rot)
@@ -198,10 +211,9 @@ def test_rotated_stream_tensors(mnist):
     np.testing.assert_array_equal(tt.test_y.numpy(), mnist.test.labels)
     # the training minibatch is rotated inside the compiled (XLA) step, as the runner does
     rows = tf.constant(np.arange(0, 5000, 17)[:256], tf.int32)
-    step = tf.function(lambda i: train_batch(tt.train_x, tt.train_y, tt.perm, i,
-                                             tt.train_index, tt.mix), jit_compile=True)
+    step = tf.function(lambda i: task_batch(tt, i), jit_compile=True)
     x, y = step(rows)
-    want = resample_images(mnist.train.images[rows.numpy()], *s.tables(2))
+    want = s.transform(2).numpy(mnist.train.images[rows.numpy()])
     want3 = np.rot90(mnist.train.images[rows.numpy()].reshape(-1, 28, 28), 1,
                      axes=(1, 2)).reshape(-1, 784)
     np.testing.assert_array_equal(x.numpy(), want3)
@@ -231,8 +243,8 @@ def test_cli_checks_the_split_settings_against_the_data(tmp_path, mnist_dir):
 
 
 def test_resuming_a_rotated_run_keeps_its_number_of_tasks():
-    from den_tf.checkpoint import check_compatible
     from den_tf.errors import CheckpointError
+    from den_tf.io.checkpoint import check_compatible
     saved = DENConfig(task_stream="rotated", n_tasks=4)
     check_compatible(saved, saved.replace(xla=False))
     with pytest.raises(CheckpointError, match="--n_tasks=5"):  # the angles would change

@@ -15,9 +15,10 @@ import time
 
 import numpy as np
 import pytest
-
 from conftest import require_ray
-from den_tf import sweep, sweep_report
+
+from den_tf.sweep import command as sweep
+from den_tf.sweep import report
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = ["--n_tasks=2", "--max_iter=30", "--figure=false", "--noxla", "--dims=784,20,10"]
@@ -293,7 +294,7 @@ def test_report_alone_and_without_matplotlib(local_sweep, tmp_path, monkeypatch)
     with open(os.path.join(local_sweep["out"], "report.json")) as f:
         assert again == json.load(f)
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib fails
-    rep = sweep_report.write_report(out)
+    rep = report.write_report(out)
     assert rep["figure"] is None and "matplotlib is not installed" in rep["figure_note"]
     assert not os.path.exists(os.path.join(out, "report.png"))
     with open(os.path.join(out, "report.md")) as f:

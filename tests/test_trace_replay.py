@@ -46,18 +46,26 @@ import os
 import numpy as np
 import pytest
 
-from den_tf import api, trace
-from den_tf.callbacks import Callback
-from den_tf.data import make_tasks
-from den_tf.layers import DenDense
-from den_tf.network import DENNetwork
-from den_tf.phases.context import PhaseContext
-from den_tf.phases.expansion import expand, prune
-from den_tf.phases.first_task import train_first_task
-from den_tf.phases.selective import select_units, selective_spec, subnetwork, train_new_head, union
-from den_tf.phases.split import choose_units, split_and_duplicate
-from den_tf.runner import Hyper, TaskTensors
-from den_tf.trainer import DENTrainer
+from den_tf import api
+from den_tf.datasets.streams import make_tasks
+from den_tf.datasets.tensors import TaskTensors
+from den_tf.den.context import PhaseContext
+from den_tf.den.expansion import expand, prune
+from den_tf.den.first_task import train_first_task
+from den_tf.den.selective import (
+    select_units,
+    selective_spec,
+    subnetwork,
+    train_new_head,
+    union,
+)
+from den_tf.den.split import choose_units, split_and_duplicate
+from den_tf.den.trainer import DENTrainer
+from den_tf.engine.callbacks import Callback
+from den_tf.engine.runner import Hyper
+from den_tf.model.layers import DenDense
+from den_tf.model.network import DENNetwork
+from den_tf.reference import replay
 
 RECORDINGS = {"trace_default.npz": 2, "trace_prune_split.npz": 3}
 PHASES = [(name, "t1_train") for name in RECORDINGS] + [
@@ -69,7 +77,7 @@ TASK_MAX, TASK_MEAN = 1e-2, 5e-5
 
 @pytest.fixture(scope="module")
 def recordings(trace_dir):
-    return {name: trace.load(os.path.join(trace_dir, name)) for name in RECORDINGS}
+    return {name: replay.load(os.path.join(trace_dir, name)) for name in RECORDINGS}
 
 
 def names(L, task):
@@ -100,30 +108,30 @@ def run_phase(z, mnist, phase):
     union) into the recorded head-phase end, then our growth; tT_split: the recorded
     expansion end, our pruning, split choice, reset and duplication.
     """
-    cfg = trace.trace_config(z)
+    cfg = replay.trace_config(z)
     task, kind = int(phase[1:].split("_")[0]), phase.split("_", 1)[1]
-    L = trace.n_hidden(z)
+    L = replay.n_hidden(z)
     tasks = make_tasks(mnist, cfg.tasks, cfg.task_seed)
     data = TaskTensors.build(mnist, tasks.permutations[task - 1])
     cap = _Capture()
-    init = trace.TraceInit(z)
+    init = replay.TraceInit(z)
     ctx = lambda net: PhaseContext(task, net, Hyper.from_config(cfg, len(mnist.train)), data,
-                                   trace.trace_batches(z), init, lambda s: None, cfg.xla,
+                                   replay.trace_batches(z), init, lambda s: None, cfg.xla,
                                    cfg.ex_k, cfg.loss_thr, cfg.spl_thr, [cap])
     if kind == "train":
         c = ctx(DENNetwork.create(cfg.dims, init, 1))
         train_first_task(c)
     elif kind == "head":
-        c = ctx(trace.network_after(z, task - 1))
+        c = ctx(replay.network_after(z, task - 1))
         train_new_head(c)
     elif kind == "selective":
-        net = trace.network_at(z, f"t{task}_head", "end")
-        sub, sub_prev = subnetwork(net, task, select_units(net, task), trace.prev_values(z, task))
+        net = replay.network_at(z, f"t{task}_head", "end")
+        sub, sub_prev = subnetwork(net, task, select_units(net, task), replay.prev_values(z, task))
         c = ctx(net)
-        c.run(selective_spec(task, sub, sub_prev))
+        c.run(selective_spec(task, sub, sub_prev, net.forward))
     elif kind == "expand":
-        net = trace.network_at(z, f"t{task}_head", "end")
-        sel = [trace.indices(z, f"t{task}_select/layer{l}") for l in range(1, L + 2)]
+        net = replay.network_at(z, f"t{task}_head", "end")
+        sel = [replay.indices(z, f"t{task}_select/layer{l}") for l in range(1, L + 2)]
         end = lambda n: z[f"t{task}_selective/end/{n}:0"]
         sub = [DenDense(end(w), end(b), np.zeros(len(end(b)), int))
                for w, b in names(L, task)]
@@ -131,9 +139,9 @@ def run_phase(z, mnist, phase):
         c = ctx(net)
         expand(c)
     else:
-        c = ctx(trace.network_at(z, f"t{task}_expand", "end"))
+        c = ctx(replay.network_at(z, f"t{task}_expand", "end"))
         prune(c, cfg.max_iter)
-        split_and_duplicate(c, trace.prev_values(z, task))
+        split_and_duplicate(c, replay.prev_values(z, task))
     spec, starts = cap.phases[phase]
     return spec, starts, c.results[phase]
 
@@ -154,7 +162,7 @@ def recorded_masks(z, phase, shapes):
         head_new = new[-1]
     else:
         new = [0] * L
-        head_new = (len(trace.indices(z, f"t{task}_split_units/layer{L}"))
+        head_new = (len(replay.indices(z, f"t{task}_split_units/layer{L}"))
                     if kind == "split" else 0)
     masks = [(np.zeros(k, bool), np.zeros(b, bool)) for k, b in shapes]
     regions = {}
@@ -189,7 +197,7 @@ def test_phase_replay(recordings, mnist, recording, phase):
     end (tolerances: module docstring), frozen entries exactly."""
     z = recordings[recording]
     task, kind = int(phase[1:].split("_")[0]), phase.split("_", 1)[1]
-    L = trace.n_hidden(z)
+    L = replay.n_hidden(z)
     spec, starts, result = run_phase(z, mnist, phase)
     keys = names(L, task)
     want_masks = recorded_masks(z, phase, [(s[0].shape, s[1].shape) for s in starts])
@@ -220,20 +228,20 @@ def test_decisions_on_recorded_values(recordings, recording):
     """Selection (step 2), pruning (step 7) and split choice (step 8, Q8) computed from
     the recorded values give exactly the recorded units, in the recorded order."""
     z = recordings[recording]
-    cfg = trace.trace_config(z)
-    L = trace.n_hidden(z)
+    cfg = replay.trace_config(z)
+    L = replay.n_hidden(z)
     for t in range(2, cfg.tasks + 1):
-        sel = select_units(trace.network_at(z, f"t{t}_head", "end"), t)
+        sel = select_units(replay.network_at(z, f"t{t}_head", "end"), t)
         for l in range(L + 1):
-            np.testing.assert_array_equal(sel[l], trace.indices(z, f"t{t}_select/layer{l + 1}"))
-        net = trace.network_at(z, f"t{t}_expand", "end")
+            np.testing.assert_array_equal(sel[l], replay.indices(z, f"t{t}_select/layer{l + 1}"))
+        net = replay.network_at(z, f"t{t}_expand", "end")
         ctx = PhaseContext(t, net, None, None, None, None, lambda s: None, ex_k=cfg.ex_k)
         _, deleted = prune(ctx, repeated=cfg.max_iter)
         for l in range(L):
-            assert deleted[l].tolist() == trace.indices(z, f"t{t}_prune/layer{l + 1}").tolist()
-        chosen, _ = choose_units(net, trace.prev_values(z, t), cfg.spl_thr, cfg.ex_k)
+            assert deleted[l].tolist() == replay.indices(z, f"t{t}_prune/layer{l + 1}").tolist()
+        chosen, _ = choose_units(net, replay.prev_values(z, t), cfg.spl_thr, cfg.ex_k)
         for l in range(L):
-            assert chosen[l].tolist() == trace.indices(z, f"t{t}_split_units/layer{l + 1}").tolist()
+            assert chosen[l].tolist() == replay.indices(z, f"t{t}_split_units/layer{l + 1}").tolist()
 
 
 def check_task(z, rec, t):
@@ -244,10 +252,10 @@ def check_task(z, rec, t):
     assert rec.sparsity == pytest.approx(float(z[f"t{t}_sparsity"]), abs=1e-4)
     if t > 1:
         for l in range(L + 1):
-            assert rec.selection[l] == trace.indices(z, f"t{t}_select/layer{l + 1}").tolist()
+            assert rec.selection[l] == replay.indices(z, f"t{t}_select/layer{l + 1}").tolist()
         for l in range(L):
-            assert rec.pruned[l] == trace.indices(z, f"t{t}_prune/layer{l + 1}").tolist()
-            assert rec.split_units[l] == trace.indices(z, f"t{t}_split_units/layer{l + 1}").tolist()
+            assert rec.pruned[l] == replay.indices(z, f"t{t}_prune/layer{l + 1}").tolist()
+            assert rec.split_units[l] == replay.indices(z, f"t{t}_split_units/layer{l + 1}").tolist()
 
 
 def check_params(z, net, t):
@@ -282,12 +290,12 @@ def test_task_by_task_replay(recordings, mnist, recording):
     recorded end of the previous task: same decisions, same printed figures, and every
     parameter at the end of the task as recorded (`check_params`)."""
     z = recordings[recording]
-    cfg = trace.trace_config(z)
+    cfg = replay.trace_config(z)
     tasks = make_tasks(mnist, cfg.tasks, cfg.task_seed)
     for t in range(1, cfg.tasks + 1):
-        tr = DENTrainer(cfg, tasks, trace.trace_batches(z), trace.TraceInit(z))
+        tr = DENTrainer(cfg, tasks, replay.trace_batches(z), replay.TraceInit(z))
         if t > 1:
-            tr.network, tr.done = trace.network_after(z, t - 1), t - 1
+            tr.network, tr.done = replay.network_after(z, t - 1), t - 1
         check_task(z, tr.learn_task(t), t)
         check_params(z, tr.network, t)
         for j, s in enumerate(tr.evaluate_all(t), start=1):
@@ -311,9 +319,9 @@ def marginal_units(z, t, layer, cfg):
 def test_whole_recorded_sequence(recordings, mnist, recording):
     """All tasks chained, free-running, with the recorded minibatches and initial values."""
     z = recordings[recording]
-    cfg = trace.trace_config(z)
+    cfg = replay.trace_config(z)
     lines = []
-    out = api.run(cfg, mnist, batches=trace.trace_batches(z), init=trace.TraceInit(z),
+    out = api.run(cfg, mnist, batches=replay.trace_batches(z), init=replay.TraceInit(z),
                   log=lines.append)
     recs = {r["task"]: r for r in out["tasks"]}
     diverged = False
@@ -321,9 +329,9 @@ def test_whole_recorded_sequence(recordings, mnist, recording):
         r = recs[t]
         assert r["stamp"] == [int(s) for s in z[f"t{t}_stamp"]]
         if t > 1:
-            for l in range(trace.n_hidden(z)):
-                assert r["pruned"][l] == trace.indices(z, f"t{t}_prune/layer{l + 1}").tolist()
-                rec_units = trace.indices(z, f"t{t}_split_units/layer{l + 1}").tolist()
+            for l in range(replay.n_hidden(z)):
+                assert r["pruned"][l] == replay.indices(z, f"t{t}_prune/layer{l + 1}").tolist()
+                rec_units = replay.indices(z, f"t{t}_split_units/layer{l + 1}").tolist()
                 if r["split_units"][l] != rec_units:
                     differ = set(r["split_units"][l]) ^ set(rec_units)
                     assert differ <= marginal_units(z, t, l + 1, cfg), differ

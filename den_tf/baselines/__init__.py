@@ -7,8 +7,12 @@
 * `stl`: a separate network per task;
 * `mtl`: one network, all heads trained jointly on all tasks.
 
-`base.Method` is the frame they share (hooks: begin_task, trainable, penalty,
-end_task); all train through the one phase runner (`den_tf.runner`). `select` chooses
-their strengths and column size on the validation split. `den_tf.methods` maps
---method names to classes.
+Each module names its class `METHOD` (`den_tf.api.method_class` finds it by the
+--method name). They share DEN's frame, `den_tf.learner.Method` (hooks: begin_task,
+trainable, penalty, end_task), and all train through the one phase runner
+(`den_tf.engine.runner`). `python -m den_tf.experiments.select_baselines` chose their
+strengths and column size on the validation split.
+
+Imports: den_tf.errors, den_tf.config, den_tf.model, den_tf.datasets, den_tf.evaluation,
+den_tf.engine, den_tf.io, den_tf.learner.
 """

@@ -9,9 +9,8 @@ layers. `l2` and `ewc` are this method with a pull toward earlier weights.
 
 from __future__ import annotations
 
-
 from den_tf.baselines.base import Method, OneNetwork
-from den_tf.network import DENNetwork
+from den_tf.model.network import DENNetwork
 
 
 class DNN(OneNetwork, Method):
@@ -36,3 +35,5 @@ class DNN(OneNetwork, Method):
             layer.set_trainable(True, True)
         return layers
 
+
+METHOD = DNN

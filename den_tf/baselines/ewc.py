@@ -32,7 +32,7 @@ import numpy as np
 import tensorflow as tf
 
 from den_tf.baselines.dnn import DNN
-from den_tf.runner import train_batch
+from den_tf.datasets.tensors import task_batch
 
 _FISHER: Dict[Callable, Callable] = {}
 
@@ -87,8 +87,7 @@ class EWC(DNN):
     def end_task(self, t, data) -> None:
         """F_t from task t's data, added to the running sums."""
         n = min(self.config.ewc_samples, data.n_train)
-        x, y = train_batch(data.train_x, data.train_y, data.perm, tf.range(n),
-                           data.train_index, data.mix)
+        x, y = task_batch(data, tf.range(n))
         n_wrt = 2 * self.network.n_hidden
         params = self.params_for(t)
         f_t = diagonal_fisher(params, n_wrt, self.forward_for(t), x, y)
@@ -118,3 +117,6 @@ class EWC(DNN):
         prev = {i: (a[2 * i], a[2 * i + 1]) for i in range(n)}
         weights = {i: (f[2 * i], f[2 * i + 1]) for i in range(n)}
         return self.config.ewc_lambda, prev, weights
+
+
+METHOD = EWC

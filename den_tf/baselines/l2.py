@@ -4,7 +4,7 @@ previous task's weights.
 Task t > 1 trains like `dnn`, plus l2_pull * sum ||W_l - W_l^{t-1}||^2 / 2 over every
 hidden layer's weights and biases (W^{t-1}: their values at the end of task t-1); the
 heads are per task and need no pull. The strength (--l2_pull) is chosen on the
-validation split (`den_tf.baselines.select`).
+validation split (`den_tf.experiments.select_baselines`).
 """
 
 from __future__ import annotations
@@ -29,3 +29,6 @@ class L2(DNN):
         if t == 1:
             return 0.0, {}, {}
         return self.config.l2_pull, dict(enumerate(self.anchor)), {}
+
+
+METHOD = L2

@@ -26,7 +26,6 @@ None): only the final row is real.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import time
 from typing import List, Optional
@@ -34,11 +33,14 @@ from typing import List, Optional
 import numpy as np
 import tensorflow as tf
 
-from den_tf import logfmt
-from den_tf.baselines.base import Method, MethodRecord, OneNetwork, phase_stats
-from den_tf.data import to_float
-from den_tf.network import DENNetwork
-from den_tf.runner import PhaseSpec, TaskTensors, train_batch
+from den_tf.baselines.base import Method, OneNetwork
+from den_tf.datasets.base import to_float
+from den_tf.datasets.tensors import TaskTensors, task_batch
+from den_tf.datasets.transforms import Permute
+from den_tf.engine.runner import PhaseSpec
+from den_tf.io import loglines
+from den_tf.learner.frame import MethodRecord, phase_stats
+from den_tf.model.network import DENNetwork
 
 
 @functools.lru_cache(maxsize=None)
@@ -59,18 +61,6 @@ def pooled_forward(n_hidden: int, n_tasks: int):
     return forward
 
 
-@dataclasses.dataclass
-class _Part:
-    """One task's training tensors (as TaskTensors holds them)."""
-
-    train_x: tf.Tensor
-    train_y: tf.Tensor
-    perm: Optional[tf.Tensor]
-    train_index: Optional[tf.Tensor]
-    mix: Optional[tuple]
-    n_train: int
-
-
 class PooledTasks:
     """The union of every task's training examples, and the pooled validation sets,
     for the phase runner (`PhaseSpec.batch = PooledTasks.batch`).
@@ -79,11 +69,11 @@ class PooledTasks:
     per-task training fields the runner passes along are None: `batch` draws the
     minibatches."""
 
-    train_x = train_y = perm = train_index = mix = None
+    train_x = train_y = train_index = None
+    batch_transform = (None, {})
 
     def __init__(self, parts: List[TaskTensors]):
-        self.parts = [_Part(d.train_x, d.train_y, d.perm, d.train_index, d.mix, d.n_train)
-                      for d in parts]
+        self.parts = list(parts)
         sizes = [p.n_train for p in self.parts]
         self.n_train = int(sum(sizes))
         self.offsets = tf.constant(np.cumsum([0] + sizes[:-1]), tf.int32)
@@ -93,9 +83,10 @@ class PooledTasks:
         # Permuted streams: every task reads the same resident images in its own pixel
         # order; one gather of rows and one per-example gather of pixels do.
         self.shared = all(p.train_x is first.train_x and p.train_y is first.train_y
-                          and p.train_index is None and p.mix is None
-                          and p.perm is not None for p in self.parts)
-        self.perms = tf.stack([p.perm for p in self.parts]) if self.shared else None
+                          and p.train_index is None and isinstance(p.transform, Permute)
+                          for p in self.parts)
+        self.perms = (tf.stack([p.transform.tensors()["permutations"] for p in self.parts])
+                      if self.shared else None)
 
     def task_of(self, idx):
         """(task index 0-based, index within the task) of union indices."""
@@ -117,8 +108,7 @@ class PooledTasks:
         else:  # any stream: each task's own minibatch rule, kept where the task matches
             x = y = None
             for t, p in enumerate(self.parts):
-                xt, yt = train_batch(p.train_x, p.train_y, p.perm,
-                                     tf.minimum(local, p.n_train - 1), p.train_index, p.mix)
+                xt, yt = task_batch(p, tf.minimum(local, p.n_train - 1))
                 if x is None:
                     x, y = xt, yt
                 else:
@@ -146,7 +136,7 @@ class MTL(OneNetwork, Method):
     def learn_task(self, t: int) -> MethodRecord:
         start = self.start_task(t)
         if t < self.n_tasks:
-            self.log(logfmt.ours(f"mtl: task {t} joins the pool; the network trains once "
+            self.log(loglines.ours(f"mtl: task {t} joins the pool; the network trains once "
                                  f"all {self.n_tasks} tasks are in"))
             self.done = t
             record = MethodRecord(t, None, None, None, None, None, None, None, {},
@@ -164,29 +154,31 @@ class MTL(OneNetwork, Method):
         for layer in layers:
             layer.set_trainable(True, True)
         steps = self.config.max_iter * T
-        self.log(logfmt.ours(f"mtl: training all {T} heads jointly, {steps} steps over "
+        self.log(loglines.ours(f"mtl: training all {T} heads jointly, {steps} steps over "
                              f"{pool.n_train} pooled examples"))
-        spec = PhaseSpec(f"t{t}_joint", layers, forward=pooled_forward(net.n_hidden, T),
+        spec = PhaseSpec(t, "joint", layers, forward=pooled_forward(net.n_hidden, T),
                          batch=pool.batch)
-        result = self.run_phase(spec, self.hyper(pool.n_train, max_iter=steps), pool,
+        result = self.train(spec, self.hyper(pool.n_train, max_iter=steps), pool,
                                 pool.n_train)
         for layer in layers:
             layer.freeze()
         phases = {spec.name: phase_stats(result)}
         for j in range(1, T):  # every task's test line, after the joint training
             self.stamps[j] = self.stamp(j)
-            for line in logfmt.shape_lines(self.stamps[j]):
+            for line in loglines.shape_lines(self.stamps[j]):
                 self.log(line)
             s = self.score(j, parts[j - 1].test_x, parts[j - 1].test_y)
-            self.log(logfmt.task_result(j, s.loss, s.auroc, self.sparsity(j)))
+            self.log(loglines.task_result(j, s.loss, s.auroc, self.sparsity(j)))
         return self.finish_task(t, parts[-1], phases, start)
 
     def evaluate_all(self, upto: Optional[int] = None):
         upto = self.done if upto is None else upto
         if upto < self.n_tasks:
-            self.log(logfmt.ours(f"mtl: nothing to evaluate before the joint training "
+            self.log(loglines.ours(f"mtl: nothing to evaluate before the joint training "
                                  f"(row {upto} of the matrices is empty)"))
             self.scores.append([])
             return []
         return super().evaluate_all(upto)
 
+
+METHOD = MTL

@@ -15,7 +15,7 @@ laterals) are frozen masks of the runner, never written: bitwise unchanged, so e
 tasks never forget. Laterals have no bias of their own (the column's layer has one); their
 DenDense bias is zero, frozen and not counted. Capacity counts every column, head and
 lateral weight. The column size is chosen on the validation split
-(`den_tf.baselines.select`: the smallest --column_scale whose mean validation AUROC is
+(`den_tf.experiments.select_baselines`: the smallest --column_scale whose mean validation AUROC is
 within 0.001 of the best).
 """
 
@@ -28,7 +28,8 @@ import numpy as np
 import tensorflow as tf
 
 from den_tf.baselines.base import Method
-from den_tf.layers import DenDense
+from den_tf.config import column_units
+from den_tf.model.layers import DenDense
 
 
 @functools.lru_cache(maxsize=None)
@@ -65,11 +66,6 @@ def column_forward(k: int, n_hidden: int):
         return z
     forward.__name__ = f"column{k}_forward"
     return forward
-
-
-def column_units(dims, scale: float) -> List[int]:
-    """Hidden sizes of one column: round(scale * size), at least 1."""
-    return [max(1, int(round(scale * h))) for h in dims[1:-1]]
 
 
 class Progressive(Method):
@@ -160,3 +156,6 @@ class Progressive(Method):
 
     def stamp(self, k) -> List[int]:
         return [self.config.dims[0]] + [n * k for n in self.units] + [self.config.dims[-1]]
+
+
+METHOD = Progressive

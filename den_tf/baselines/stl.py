@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Dict, List
 
 from den_tf.baselines.base import Method
-from den_tf.network import DENNetwork
+from den_tf.model.network import DENNetwork
 
 
 class STL(Method):
@@ -49,3 +49,6 @@ class STL(Method):
     def stamp(self, t) -> List[int]:
         net = self.networks[t]
         return [net.input_size] + net.sizes() + [self.config.dims[-1]]
+
+
+METHOD = STL

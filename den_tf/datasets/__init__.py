@@ -12,15 +12,36 @@ channel-last, one-hot labels, TF1's split: validation = the first 5000 training 
 
 `make_stream(data, kind, n_tasks, task_seed)` gives the task stream (`permuted`,
 `split`, `rotated`; see `den_tf.datasets.streams`).
+
+Imports: den_tf.errors.
 """
 
 from __future__ import annotations
 
-from den_tf.datasets.base import (VALIDATION_SIZE, ImageData, MnistData, Split, reachable,
-                                  to_float)
-from den_tf.datasets.streams import (TASK_STREAMS, RotatedTasks, SplitTasks, TaskSet,
-                                     TaskStream, apply_transform, make_stream, make_tasks)
+from den_tf._lazy import exports
+from den_tf.datasets.base import (
+    VALIDATION_SIZE,
+    ImageData,
+    MnistData,
+    Split,
+    reachable,
+    to_float,
+)
+from den_tf.datasets.streams import (
+    TASK_STREAMS,
+    RotatedTasks,
+    SplitTasks,
+    Task,
+    TaskSet,
+    TaskStream,
+    make_stream,
+    make_tasks,
+)
+from den_tf.datasets.transforms import Identity, Permute, Rotate, Transform
 from den_tf.errors import ConfigError
+
+# With TensorFlow, imported when first used: a task's resident tensors.
+__getattr__, __dir__ = exports(__name__, {"TaskTensors": ".tensors", "resident": ".tensors"})
 
 DATASETS = ("mnist", "fashion_mnist", "cifar10", "cifar100")
 # --data_dir when none is given: MNIST and Fashion-MNIST files have the same names, so
@@ -42,7 +63,7 @@ def load_dataset(name: str, data_dir: str = "", download: bool = True) -> ImageD
     return load_cifar(name, data_dir, download)
 
 
-__all__ = ["DATASETS", "DEFAULT_DATA_DIRS", "TASK_STREAMS", "VALIDATION_SIZE", "ImageData",
+__all__ = ["Task", "Transform", "Identity", "Permute", "Rotate", "TaskTensors", "resident", "DATASETS", "DEFAULT_DATA_DIRS", "TASK_STREAMS", "VALIDATION_SIZE", "ImageData",
            "MnistData", "RotatedTasks", "Split", "SplitTasks", "TaskSet", "TaskStream",
-           "apply_transform", "load_dataset", "make_stream", "make_tasks", "reachable",
+           "load_dataset", "make_stream", "make_tasks", "reachable",
            "to_float"]

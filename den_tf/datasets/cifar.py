@@ -40,8 +40,15 @@ from typing import List, Tuple
 
 import numpy as np
 
-from den_tf.datasets.base import (VALIDATION_SIZE, DataError, ImageData, Split, one_hot,
-                                  reachable, tf1_split)
+from den_tf.datasets.base import (
+    VALIDATION_SIZE,
+    DataError,
+    ImageData,
+    Split,
+    one_hot,
+    reachable,
+    tf1_split,
+)
 
 IMAGE_SHAPE = (32, 32, 3)
 IMAGE_BYTES = 32 * 32 * 3

@@ -24,8 +24,15 @@ import zlib
 
 import numpy as np
 
-from den_tf.datasets.base import (VALIDATION_SIZE, DataError, ImageData, Split, one_hot,
-                                  reachable, tf1_split)
+from den_tf.datasets.base import (
+    VALIDATION_SIZE,
+    DataError,
+    ImageData,
+    Split,
+    one_hot,
+    reachable,
+    tf1_split,
+)
 
 FILES = {
     "train_images": "train-images-idx3-ubyte.gz",

@@ -7,15 +7,20 @@ Every stream has the same interface (task t counts from 1):
 | `kind` | "permuted", "split" or "rotated" |
 | `data`, `n_tasks` | the data set, the number of tasks |
 | `rng` | the task RandomState (seeded by task_seed), continued after drawing the stream: the duplicates' random biases continue it (spec step 8, Q10) |
-| `task_tensors(t)` | `den_tf.runner.TaskTensors` of task t (resident tensors for the phase runner) |
+| `task_tensors(t)` | `den_tf.datasets.tensors.TaskTensors` of task t (resident tensors for the phase runner) |
 | `test_set(t)` | (x float32 tensor [n, d], y float32 tensor [n, n_outputs(t)]) of task t |
 | `n_outputs(t)` | outputs of task t's head (its number of classes) |
 | `classes(t)` | the data set's class ids of task t's outputs, in output order |
 | `n_train(t)` | training examples of task t |
-| `transform(t)` | task t's input transform, for export: {"kind": "permute", "permutation"}, {"kind": "rotate", "degrees", "indices", "weights"} or {"kind": "identity"} |
+| `transform(t)` | task t's input transform (den_tf.datasets.transforms: `Identity`, `Permute`, `Rotate`), also what the SavedModel applies |
+| `task(t)` | the `Task` itself: its data, transform, classes and examples |
 | `task_images(t, split)` | (float32 images, labels) of a split ("train", "validation", "test") as task t sees them (numpy) |
 
-The streams:
+A stream is a list of `Task`s (every task says which data it draws from, which of its
+examples per split, which classes are its outputs, and its input transform), so every
+stream is held, checked, made resident and exported by the same code.
+
+The built-in streams:
 
 * `permuted` (the original's benchmark, spec "The benchmark"): every task sees every
   image with its pixels in a fixed random order: `np.random.seed(task_seed)` then one
@@ -33,113 +38,27 @@ The streams:
 * `rotated`: task t sees every image rotated counter-clockwise about its centre by
   `180 * (t - 1) / n_tasks` degrees (task 1: 0, the images as they are; 10 tasks: 0, 18,
   ..., 162), a stream close to the paper's MNIST-Variation (which rotates the digits).
-  The rotation is a fixed bilinear resampling (`rotation_tables`): pixel i of the
+  The rotation is a fixed bilinear resampling (`transforms.rotation_tables`): pixel i of the
   rotated image = sum_j weights[j, i] * x[indices[j, i]], j = 0..3, zero outside the
   image, each colour channel from its own channel. Training minibatches are rotated
-  inside the compiled step (`TaskTensors.mix`); validation and test images are held
+  inside the compiled step (`TaskTensors.transform`); validation and test images are held
   rotated, as float32. All classes in every task.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
-from typing import List, Optional, Sequence
+from typing import Dict, List, Optional
 
 import numpy as np
 
 from den_tf.datasets.base import ImageData, Split, one_hot, to_float
+from den_tf.datasets.transforms import Identity, Permute, Rotate, Transform
 from den_tf.errors import ConfigError
 
 TASK_STREAMS = ("permuted", "split", "rotated")
 CLASS_ORDERS = ("ascending", "shuffled")
 SPLITS = ("train", "validation", "test")
-
-
-# ----------------------------------------------------------------------------- transforms
-def permuted_images(split: Split, permutation) -> np.ndarray:
-    """A split's float32 images with their pixels in a task's order."""
-    return to_float(np.ascontiguousarray(split.pixels[:, np.asarray(permutation)]))
-
-
-def resample_images(x: np.ndarray, indices: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """sum_j weights[j] * x[:, indices[j]] in float32 (numpy twin of runner.resample)."""
-    x = np.asarray(x, np.float32)
-    out = x[:, indices[0]] * weights[0]
-    for j in range(1, len(indices)):
-        out += x[:, indices[j]] * weights[j]
-    return out
-
-
-def rotation_tables(image_shape: Sequence[int], degrees: float):
-    """Bilinear resampling tables of a rotation by `degrees` counter-clockwise about the
-    image centre, for images flattened channel-last (index (r * W + c) * C + ch).
-
-    Returns (indices int32 [4, d], weights float32 [4, d]): the rotated image's pixel i is
-    sum_j weights[j, i] * x[indices[j, i]]. Output pixel (r, c), at (y, x) = (r - cy,
-    c - cx) from the centre (cy, cx) = ((H - 1) / 2, (W - 1) / 2), reads the source point
-    (cy + y cos a + x sin a, cx + x cos a - y sin a): at 90 degrees that is np.rot90.
-    The four taps are the source point's neighbours with the bilinear weights; a tap
-    outside the image has weight 0 (and points at the pixel's own channel in the
-    corner). Source coordinates within 1e-9 of an integer are taken as that integer, so
-    multiples of 90 degrees give weights exactly 1 and 0.
-    """
-    h, w, ch = (int(v) for v in image_shape)
-    a = math.radians(float(degrees))
-    cos, sin = math.cos(a), math.sin(a)
-    cy, cx = (h - 1) / 2.0, (w - 1) / 2.0
-    r, c = np.meshgrid(np.arange(h, dtype=np.float64), np.arange(w, dtype=np.float64),
-                       indexing="ij")
-    y, x = r - cy, c - cx
-    sr, sc = cy + y * cos + x * sin, cx + x * cos - y * sin
-    for s in (sr, sc):
-        near = np.round(s)
-        s[np.abs(s - near) < 1e-9] = near[np.abs(s - near) < 1e-9]
-    r0, c0 = np.floor(sr), np.floor(sc)
-    fr, fc = sr - r0, sc - c0
-    taps = [(r0, c0, (1 - fr) * (1 - fc)), (r0, c0 + 1, (1 - fr) * fc),
-            (r0 + 1, c0, fr * (1 - fc)), (r0 + 1, c0 + 1, fr * fc)]
-    d = h * w * ch
-    indices = np.zeros((4, d), np.int32)
-    weights = np.zeros((4, d), np.float32)
-    for j, (tr, tc, wt) in enumerate(taps):
-        inside = (tr >= 0) & (tr <= h - 1) & (tc >= 0) & (tc <= w - 1)
-        pix = np.where(inside, tr * w + tc, 0).astype(np.int64)  # [h, w]
-        wt = np.where(inside, wt, 0.0)
-        for k in range(ch):
-            indices[j, k::ch] = (pix * ch + k).reshape(-1)
-            weights[j, k::ch] = wt.reshape(-1)
-    return indices, weights
-
-
-def is_identity(indices: np.ndarray, weights: np.ndarray) -> bool:
-    """Whether the resampling returns every pixel unchanged."""
-    d = indices.shape[1]
-    return bool(np.all(indices[0] == np.arange(d)) and np.all(weights[0] == 1.0)
-                and np.all(weights[1:] == 0.0))
-
-
-def apply_transform(transform: dict, images: np.ndarray) -> np.ndarray:
-    """A task's transform (`stream.transform(t)`) applied to float32 images [n, d]."""
-    kind = transform["kind"]
-    if kind == "identity":
-        return np.asarray(images, np.float32)
-    if kind == "permute":
-        return np.ascontiguousarray(np.asarray(images, np.float32)[:, transform["permutation"]])
-    if kind == "rotate":
-        return resample_images(images, transform["indices"], transform["weights"])
-    raise ValueError(f"unknown transform kind {kind!r}")
-
-
-def _resident(data: ImageData):
-    """The unpermuted training tensors (pixels, labels), made once per data set and shared
-    by every task and stream (the attribute TaskTensors.build uses)."""
-    base = getattr(data, "_resident", None)
-    if base is None:
-        import tensorflow as tf
-        base = (tf.constant(data.train.pixels), tf.constant(data.train.labels))
-        data._resident = base
-    return base
 
 
 def _split_of(data: ImageData, name: str) -> Split:
@@ -148,45 +67,127 @@ def _split_of(data: ImageData, name: str) -> Split:
     return getattr(data, name)
 
 
+# ----------------------------------------------------------------------------- one task
+@dataclasses.dataclass
+class Task:
+    """One task of a stream.
+
+    Attributes:
+      data: the data set it draws its examples from (shared by the tasks of a built-in
+        stream: held once, resident once).
+      transform: how it sees the images (den_tf.datasets.transforms).
+      classes: the class ids of `data` its outputs stand for, in output order (its own
+        labels are 0..len(classes)-1).
+      index: per split, the indices (ascending) of its examples in `data`; None (or a
+        split missing): every example of the split.
+    """
+
+    data: ImageData
+    transform: Transform
+    classes: np.ndarray
+    index: Optional[Dict[str, np.ndarray]] = None
+
+    def __post_init__(self):
+        self.classes = np.asarray(self.classes, np.int64)
+
+    @property
+    def n_outputs(self) -> int:
+        return len(self.classes)
+
+    def examples(self, split: str) -> Optional[np.ndarray]:
+        """The task's examples in a split (int32, ascending), or None for all of them."""
+        _split_of(self.data, split)
+        if self.index is None or self.index.get(split) is None:
+            return None
+        return self.index[split]
+
+    def _all_classes(self) -> bool:
+        return np.array_equal(self.classes, np.arange(self.data.n_classes))
+
+    def labels(self, split: str) -> np.ndarray:
+        """One-hot float32 labels over the task's classes of its examples in a split."""
+        s, idx = _split_of(self.data, split), self.examples(split)
+        if self._all_classes():
+            return s.labels if idx is None else s.labels[idx]
+        lut = np.full(self.data.n_classes, -1, np.int64)
+        lut[self.classes] = np.arange(len(self.classes))
+        ids = s.class_ids if idx is None else s.class_ids[idx]
+        return one_hot(lut[ids], len(self.classes))
+
+    def n_examples(self, split: str) -> int:
+        idx = self.examples(split)
+        return len(_split_of(self.data, split)) if idx is None else len(idx)
+
+    def images(self, split: str) -> np.ndarray:
+        """The float32 images of a split as the task sees them (transformed)."""
+        s, idx = _split_of(self.data, split), self.examples(split)
+        return self.transform.numpy(to_float(s.pixels if idx is None else s.pixels[idx]))
+
+    def tensors(self):
+        """The task's resident tensors for the phase runner (den_tf.datasets.tensors):
+        the data set's training pixels, shared and untransformed (each minibatch is
+        transformed inside the compiled step), the task's examples among them, and its
+        validation and test sets transformed, as float32."""
+        import tensorflow as tf
+
+        from den_tf.datasets.tensors import TaskTensors, resident
+        pixels, labels = resident(self.data)
+        idx = self.examples("train")
+        if idx is None:
+            train_y, train_index = labels, None
+        else:
+            train_y, train_index = tf.constant(self.labels("train")), tf.constant(idx)
+        vx, tx = self.images("validation"), self.images("test")
+        transform = Identity(self.transform.input_size) if self.transform.is_identity \
+            else self.transform
+        return TaskTensors(pixels, train_y, tf.constant(vx), tf.constant(self.labels("validation")),
+                           tf.constant(tx), tf.constant(self.labels("test")),
+                           transform=transform, train_index=train_index)
+
+
 # ----------------------------------------------------------------------------- streams
 class TaskStream:
-    """What every stream has (see the module docstring); subclasses fill it in."""
+    """A sequence of `Task`s (see the module docstring). Subclasses set `kind` and make
+    `tasks`; every member below is the same for all of them."""
 
     kind = ""
-    data: ImageData
+    data: ImageData  # task 1's data set (every task's, in the built-in streams)
+    tasks: List[Task]
     rng: np.random.RandomState
 
     @property
     def n_tasks(self) -> int:
-        raise NotImplementedError
+        return len(self.tasks)
 
     def _check(self, t: int) -> int:
         if not 1 <= t <= self.n_tasks:
             raise ValueError(f"task {t}: the stream has tasks 1..{self.n_tasks}")
         return t
 
+    def task(self, t: int) -> Task:
+        return self.tasks[self._check(t) - 1]
+
     def n_outputs(self, t: int) -> int:
-        return len(self.classes(t))
+        return self.task(t).n_outputs
 
     def classes(self, t: int) -> np.ndarray:
-        self._check(t)
-        return np.arange(self.data.n_classes)
+        return self.task(t).classes
 
     def n_train(self, t: int) -> int:
-        self._check(t)
-        return len(self.data.train)
+        return self.task(t).n_examples("train")
 
-    def transform(self, t: int) -> dict:
-        raise NotImplementedError
+    def transform(self, t: int) -> Transform:
+        return self.task(t).transform
 
     def task_images(self, t: int, split: str = "test"):
         """(float32 images [n, d], one-hot labels [n, n_outputs(t)]) of a split as task t
         sees them (numpy)."""
-        s = _split_of(self.data, split)
-        return apply_transform(self.transform(self._check(t)), s.images), s.labels
+        task = self.task(t)
+        return task.images(split), task.labels(split)
 
     def task_tensors(self, t: int):
-        raise NotImplementedError
+        """Task t's resident tensors for the phase runner (`Task.tensors`)."""
+        return self.task(t).tensors()
 
     def test_set(self, t: int):
         """(images, labels) of task t's test set, as tensors, as task t sees them."""
@@ -206,25 +207,9 @@ class TaskSet(TaskStream):
     rng: np.random.RandomState
     kind = "permuted"
 
-    @property
-    def n_tasks(self) -> int:
-        return len(self.permutations)
-
-    def transform(self, t: int) -> dict:
-        return {"kind": "permute",
-                "permutation": np.asarray(self.permutations[self._check(t) - 1])}
-
-    def task_tensors(self, t: int):
-        """Task t's resident tensors for the phase runner (1-based)."""
-        from den_tf.runner import TaskTensors
-        return TaskTensors.build(self.data, self.permutations[t - 1])
-
-    def test_set(self, t: int):
-        """(images, labels) of task t's test set, as tensors, in the task's pixel order."""
-        import tensorflow as tf
-        test = self.data.test
-        return (tf.constant(permuted_images(test, self.permutations[t - 1])),
-                tf.constant(test.labels))
+    def __post_init__(self):
+        every = np.arange(self.data.n_classes)
+        self.tasks = [Task(self.data, Permute(p), every) for p in self.permutations]
 
 
 PermutedTasks = TaskSet
@@ -240,52 +225,15 @@ class SplitTasks(TaskStream):
     kind = "split"
 
     def __post_init__(self):
-        self._ids = {name: _split_of(self.data, name).class_ids for name in SPLITS}
-
-    @property
-    def n_tasks(self) -> int:
-        return len(self.groups)
-
-    def classes(self, t: int) -> np.ndarray:
-        return np.asarray(self.groups[self._check(t) - 1])
-
-    def transform(self, t: int) -> dict:
-        self._check(t)
-        return {"kind": "identity"}
+        ids = {name: _split_of(self.data, name).class_ids for name in SPLITS}
+        self.tasks = []
+        for g in self.groups:
+            index = {s: np.flatnonzero(np.isin(ids[s], g)).astype(np.int32) for s in SPLITS}
+            self.tasks.append(Task(self.data, Identity(self.data.input_size), g, index))
 
     def task_index(self, t: int, split: str) -> np.ndarray:
         """Indices (int32, ascending) of task t's examples in a split."""
-        return np.flatnonzero(np.isin(self._ids[split], self.classes(t))).astype(np.int32)
-
-    def task_labels(self, t: int, split: str, index: Optional[np.ndarray] = None) -> np.ndarray:
-        """One-hot float32 labels over task t's classes of its examples in a split."""
-        cls = self.classes(t)
-        lut = np.full(self.data.n_classes, -1, np.int64)
-        lut[cls] = np.arange(len(cls))
-        index = self.task_index(t, split) if index is None else index
-        return one_hot(lut[self._ids[split][index]], len(cls))
-
-    def n_train(self, t: int) -> int:
-        return len(self.task_index(t, "train"))
-
-    def task_images(self, t: int, split: str = "test"):
-        idx = self.task_index(t, split)
-        return (to_float(_split_of(self.data, split).pixels[idx]),
-                self.task_labels(t, split, idx))
-
-    def task_tensors(self, t: int):
-        """Task t's tensors: the shared resident training pixels, the task's examples
-        among them (train_index) with their labels over the task's classes, and its
-        validation and test sets as float32."""
-        import tensorflow as tf
-        from den_tf.runner import TaskTensors
-        base = _resident(self.data)
-        idx = self.task_index(t, "train")
-        vx, vy = self.task_images(t, "validation")
-        tx, ty = self.task_images(t, "test")
-        return TaskTensors(base[0], tf.constant(self.task_labels(t, "train", idx)),
-                           tf.constant(vx), tf.constant(vy), tf.constant(tx), tf.constant(ty),
-                           train_index=tf.constant(idx))
+        return self.task(t).examples(split)
 
 
 @dataclasses.dataclass
@@ -298,37 +246,9 @@ class RotatedTasks(TaskStream):
     kind = "rotated"
 
     def __post_init__(self):
-        self._tables = {}
-
-    @property
-    def n_tasks(self) -> int:
-        return len(self.angles)
-
-    def tables(self, t: int):
-        """(indices int32 [4, d], weights float32 [4, d]) of task t's rotation."""
-        if t not in self._tables:
-            self._tables[t] = rotation_tables(self.data.image_shape, self.angles[self._check(t) - 1])
-        return self._tables[t]
-
-    def transform(self, t: int) -> dict:
-        indices, weights = self.tables(t)
-        return {"kind": "rotate", "degrees": float(self.angles[t - 1]), "indices": indices,
-                "weights": weights}
-
-    def task_tensors(self, t: int):
-        """Task t's tensors: the shared resident training pixels with the task's rotation
-        as `mix` (applied to each minibatch in the compiled step; None for 0 degrees),
-        validation and test images rotated, as float32."""
-        import tensorflow as tf
-        from den_tf.runner import TaskTensors
-        base = _resident(self.data)
-        indices, weights = self.tables(t)
-        mix = None if is_identity(indices, weights) else (tf.constant(indices),
-                                                          tf.constant(weights))
-        vx, vy = self.task_images(t, "validation")
-        tx, ty = self.task_images(t, "test")
-        return TaskTensors(base[0], base[1], tf.constant(vx), tf.constant(vy), tf.constant(tx),
-                           tf.constant(ty), mix=mix)
+        every = np.arange(self.data.n_classes)
+        self.tasks = [Task(self.data, Rotate.of(self.data.image_shape, a), every)
+                      for a in self.angles]
 
 
 # ----------------------------------------------------------------------------- factory

@@ -1,0 +1,327 @@
+"""The one phase runner every DEN phase calls (spec "Pieces shared by every phase").
+
+A phase trains the layers it is given (hidden layers, head last) on the entries their
+trainable masks allow. One step, compiled with XLA when enabled:
+
+1. a minibatch gathered from the task's resident training tensors;
+2. objective (spec): mean sigmoid CE
+   + l2_lambda * sum over trainable entries of v^2 / 2
+   + regular_lambda * sum over the previous-task block of (v - prev)^2 / 2;
+3. Adam (TF1's update and defaults: beta1 0.9, beta2 0.999, epsilon 1e-8), a fresh
+   optimizer per phase, learning rate lr * 0.95 ** floor(step * batch_size / n_train);
+4. proximal updates (paper Eq. 2-3): L1 on every trainable entry and group lasso on
+   the phase's group blocks, in the order `Hyper.prox_order` names (Q14; the original
+   has no order between them);
+5. frozen entries written back unchanged: they never move, not by one ulp.
+
+`PhaseRunner.run` reproduces the original's `run_epoch`: steps until the counter reaches
+max_iter; every 100 steps the CE (and, in phases that print, the AUROC) on the whole
+validation set, an iteration line, and early stopping when the mean of the last ten
+validation losses (always divided by 10) moves by less than 1e-6. It returns the counter
+and the CE of the LAST MINIBATCH (which decides expansion, spec step 5; with
+`--paper=Q7` the validation CE decides instead, den_tf/den/selective.py). The steps
+between two validations run as one compiled loop.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import math
+import time
+from typing import Callable, Dict, List, Optional, Sequence
+
+import numpy as np
+import tensorflow as tf
+
+from den_tf.datasets.tensors import TaskTensors, train_batch
+from den_tf.engine.callbacks import call
+from den_tf.engine.proximal import proximal_step
+from den_tf.errors import NumericalError
+from den_tf.evaluation.metrics import mean_auroc
+from den_tf.model.forward import mean_sigmoid_ce, predict
+from den_tf.model.layers import DenDense
+
+VALIDATE_EVERY = 100  # the original's print_iter
+WINDOW = 10  # the original's early-stopping window
+BETA1, BETA2, EPSILON = 0.9, 0.999, 1e-8  # tf.compat.v1.train.AdamOptimizer defaults
+
+
+@dataclasses.dataclass
+class PhaseSpec:
+    """What a phase trains and how.
+
+    Attributes:
+      task: the task it belongs to (1-based).
+      phase: which phase of the task, e.g. "train", "head", "selective", "expand",
+        "split" (`name`, "t{task}_{phase}", e.g. "t2_expand", is the key of the
+        minibatch source and of the task record's phases).
+      layers: the network it trains, hidden layers then the head; each layer's
+        kernel_mask / bias_mask say which entries train (False: frozen).
+      prev: layer index -> (W, b) of the previous task; the pull toward it applies to the
+        top-left block of their shapes (spec: "the old block").
+      groups: layer index -> boolean kernel masks; each column of each block is one
+        group-lasso group (spec step 6).
+      start_iter: the counter's start (the head-only phase starts at max_iter / 10, Q4).
+      stop_iter: the counter at which the phase ends (None: max_iter).
+      one_step: stop after the first step (the head-only phase, Q4).
+      printing: print the iteration lines (the original's print_pred).
+      prev_weights: layer index -> (W, b) per-entry weights of the pull toward `prev`
+        (EWC's Fisher information); absent: every entry weighs 1.
+      forward: the network's forward pass, `forward(params, x) -> logits`, params being
+        [kernel, bias] of every layer in order (keyword only: the network's own, e.g.
+        `DENNetwork.forward`).
+      batch: the minibatch of one step, `batch(idx) -> (x, y)` for the step's row of
+        indices; for training data that is not one task's (multi-task training draws
+        from every task). Default: `train_batch` of the tensors given to `run`.
+    """
+
+    task: int
+    phase: str
+    layers: List[DenDense]
+    prev: Dict[int, tuple] = dataclasses.field(default_factory=dict)
+    groups: Dict[int, list] = dataclasses.field(default_factory=dict)
+    start_iter: float = 0
+    stop_iter: Optional[float] = None
+    one_step: bool = False
+    printing: bool = True
+    prev_weights: Dict[int, tuple] = dataclasses.field(default_factory=dict)
+    batch: Optional[Callable] = None
+    forward: Callable = dataclasses.field(kw_only=True)
+
+    @property
+    def name(self) -> str:
+        return f"t{self.task}_{self.phase}"
+
+
+@dataclasses.dataclass
+class PhaseResult:
+    """The counter when the phase stopped, the last minibatch's CE, the validation
+    history [(iter, loss, perf or None)], and timings in seconds."""
+
+    iters: float
+    last_loss: float
+    history: list
+    steps: int = 0
+    train_s: float = 0.0
+    compile_s: float = 0.0
+    validate_s: float = 0.0
+
+    @property
+    def repeated(self) -> int:
+        return int(self.iters)
+
+
+@dataclasses.dataclass
+class Hyper:
+    """The numbers a step needs (from DENConfig)."""
+
+    lr: float
+    batch_size: int
+    n_train: int
+    max_iter: int
+    l1_lambda: float
+    l2_lambda: float
+    gl_lambda: float
+    regular_lambda: float
+    prox_order: str  # spec Q14: den_tf.config.PROX_ORDERS
+
+    @classmethod
+    def from_config(cls, cfg, n_train: int) -> "Hyper":
+        return cls(cfg.lr, cfg.batch_size, n_train, cfg.max_iter, cfg.l1_lambda,
+                   cfg.l2_lambda, cfg.gl_lambda, cfg.regular_lambda, cfg.prox_order)
+
+
+def _mask(m, shape):
+    """None for "all entries", else a boolean constant."""
+    if m is True:
+        return None
+    return tf.constant(np.broadcast_to(np.asarray(m, bool), shape))
+
+
+class _Slot:
+    """Per-parameter state of one phase: the variable, its masks, Adam moments."""
+
+    def __init__(self, var: tf.Variable, train_mask, prev=None, groups=(), prev_weight=None):
+        shape = tuple(var.shape)
+        self.var = var
+        self.mask = _mask(train_mask, shape)
+        self.m = tf.Variable(tf.zeros(shape), trainable=False)
+        self.v = tf.Variable(tf.zeros(shape), trainable=False)
+        self.prev = self.prev_mask = self.prev_weight = None
+        if prev is not None:
+            prev = np.asarray(prev, np.float32)
+            block = np.zeros(shape, bool)
+            block[tuple(slice(0, n) for n in prev.shape)] = True
+            self.prev = tf.constant(_pad(prev, shape))
+            self.prev_mask = None if block.all() else tf.constant(block)
+            if prev_weight is not None:
+                self.prev_weight = tf.constant(_pad(np.asarray(prev_weight, np.float32), shape))
+        self.groups = [tf.constant(np.asarray(g, bool)) for g in groups]
+
+    def penalty(self, hyper: Hyper):
+        """l2_lambda * ||v||^2 / 2 on trainable entries + regular_lambda * ||v - prev||^2 / 2
+        on the previous-task block (each entry weighted by prev_weight when given)."""
+        v = self.var
+        sq = tf.square(v) if self.mask is None else tf.where(self.mask, tf.square(v), 0.0)
+        out = hyper.l2_lambda * (tf.reduce_sum(sq) / 2.0)
+        if self.prev is not None:
+            d = tf.square(v - self.prev)
+            if self.prev_weight is not None:
+                d = d * self.prev_weight
+            if self.prev_mask is not None:
+                d = tf.where(self.prev_mask, d, 0.0)
+            out += hyper.regular_lambda * (tf.reduce_sum(d) / 2.0)
+        return out
+
+
+def _pad(a: np.ndarray, shape) -> np.ndarray:
+    """a in the top-left corner of a zero array of `shape`."""
+    out = np.zeros(shape, np.float32)
+    out[tuple(slice(0, n) for n in a.shape)] = a
+    return out
+
+
+class PhaseRunner:
+    """Compiles and runs one phase (see the module docstring)."""
+
+    def __init__(self, spec: PhaseSpec, hyper: Hyper, xla: bool = True):
+        self.spec, self.hyper, self.xla = spec, hyper, xla
+        self.params: List[tf.Variable] = []
+        self.slots: List[_Slot] = []
+        for i, layer in enumerate(spec.layers):
+            self.params += [layer.kernel, layer.bias]
+            prev = spec.prev.get(i, (None, None))
+            weight = spec.prev_weights.get(i, (None, None))
+            if layer.kernel_mask is not False:
+                self.slots.append(_Slot(layer.kernel, layer.kernel_mask, prev[0],
+                                        spec.groups.get(i, ()), weight[0]))
+            if layer.bias_mask is not False:
+                self.slots.append(_Slot(layer.bias, layer.bias_mask, prev[1],
+                                        prev_weight=weight[1]))
+        if not self.slots:
+            raise ValueError(f"phase {spec.name}: nothing to train")
+        self.step = tf.Variable(0.0, trainable=False)  # TF1's global_step, from 0
+        self.beta1_power = tf.Variable(BETA1, trainable=False)
+        self.beta2_power = tf.Variable(BETA2, trainable=False)
+        # A one-step phase (the new head, Q4) runs eagerly: compiling would cost more
+        # than the step.
+        self._chunk = (self._chunk_fn if spec.one_step
+                       else tf.function(self._chunk_fn, jit_compile=xla))
+
+    # ------------------------------------------------------------------ the step
+    def learning_rate(self):
+        """lr * 0.95 ** floor(step * batch_size / n_train) (TF1 exponential_decay,
+        staircase), in float32 as TF1 computes it."""
+        h = self.hyper
+        p = tf.floor(self.step * float(h.batch_size) / float(h.n_train))
+        return h.lr * tf.pow(tf.constant(0.95, tf.float32), p)
+
+    def _train_step(self, x, y):
+        h = self.hyper
+        watched = [s.var for s in self.slots]
+        with tf.GradientTape(watch_accessed_variables=False) as tape:
+            tape.watch(watched)
+            ce = mean_sigmoid_ce(y, self.spec.forward(self.params, x))
+            loss = ce + tf.add_n([s.penalty(h) for s in self.slots])
+        grads = tape.gradient(loss, watched)
+        lr = self.learning_rate()
+        alpha = lr * tf.sqrt(1.0 - self.beta2_power) / (1.0 - self.beta1_power)
+        for s, g in zip(self.slots, grads):
+            m = s.m + (g - s.m) * (1.0 - BETA1)
+            v = s.v + (tf.square(g) - s.v) * (1.0 - BETA2)
+            s.m.assign(m)
+            s.v.assign(v)
+            new = s.var - (m * alpha) / (tf.sqrt(v) + EPSILON)
+            new = proximal_step(new, h.l1_lambda, h.gl_lambda, s.groups, h.prox_order)
+            s.var.assign(new if s.mask is None else tf.where(s.mask, new, s.var))
+        self.beta1_power.assign(self.beta1_power * BETA1)
+        self.beta2_power.assign(self.beta2_power * BETA2)
+        self.step.assign_add(1.0)
+        return ce
+
+    def _chunk_fn(self, x_all, y_all, idx, n, train_index=None, kind=None, params=None):
+        """Runs n (<= len(idx)) steps; returns the CE of each step ([len(idx)]). The
+        task's transform: `kind` (its class, static) on `params` (its tensors)."""
+        def body(i, losses):
+            if self.spec.batch is None:
+                x, y = train_batch(x_all, y_all, idx[i], kind, params, train_index)
+            else:
+                x, y = self.spec.batch(idx[i])
+            ce = self._train_step(x, y)
+            return i + 1, tf.tensor_scatter_nd_update(losses, [[i]], [ce])
+
+        _, losses = tf.while_loop(lambda i, _: i < n, body,
+                                  (tf.constant(0), tf.zeros([VALIDATE_EVERY])))
+        return losses
+
+    # ------------------------------------------------------------------ the loop
+    def validate(self, data: TaskTensors, with_perf: bool):
+        """(CE, mean AUROC or None) of the phase's network on the validation set."""
+        loss, probs = predict(self.params, data.val_x, data.val_y, self.xla, self.spec.forward)
+        perf = mean_auroc(probs.numpy(), data.val_y.numpy()) if with_perf else None
+        return float(loss), perf
+
+    def run(self, data: TaskTensors, batches, on_iteration: Optional[Callable] = None,
+            callbacks: Sequence = ()) -> PhaseResult:
+        """The original's run_epoch (see the module docstring); in a phase that prints,
+        `on_iteration(iteration, val_loss, val_perf)` every 100 steps (the caller writes
+        the original's iteration line, den_tf.io.loglines.iteration)."""
+        spec, h = self.spec, self.hyper
+        stop = h.max_iter if spec.stop_iter is None else spec.stop_iter
+        call(callbacks, "on_phase_begin", spec, self)
+        c = spec.start_iter
+        window = collections.deque(maxlen=WINDOW)
+        old_mean = 999.0
+        last, history, steps = float("nan"), [], 0
+        t_train = t_val = 0.0
+        first = None  # (seconds, steps) of the first chunk, which pays the compilation
+        while stop > c:
+            if spec.one_step:
+                n = 1
+            else:
+                n = int(min(VALIDATE_EVERY - (c % VALIDATE_EVERY), math.ceil(stop - c)))
+            idx = tf.convert_to_tensor(batches.indices(spec.name, n), tf.int32)
+            if n < VALIDATE_EVERY:
+                idx = tf.pad(idx, [[0, VALIDATE_EVERY - n], [0, 0]])
+            t0 = time.perf_counter()
+            kind, params = data.batch_transform
+            losses = self._chunk(data.train_x, data.train_y, idx, tf.constant(n),
+                                 data.train_index, kind, params).numpy()[:n]
+            dt = time.perf_counter() - t0
+            if first is None:
+                first = (dt, n)
+            else:
+                t_train += dt
+            bad = np.flatnonzero(~np.isfinite(losses))
+            if bad.size:
+                raise NumericalError(
+                    f"task {spec.task}, phase {spec.phase}, step {int(c + bad[0] + 1)}: the training "
+                    f"loss is {losses[bad[0]]}; the phase stops here (a smaller --lr may "
+                    f"help)")
+            last, c, steps = float(losses[-1]), c + n, steps + n
+            if callbacks:
+                call(callbacks, "on_chunk", spec, c, last, float(self.learning_rate()))
+            if c % VALIDATE_EVERY == 0:
+                t0 = time.perf_counter()
+                val_loss, perf = self.validate(data, with_perf=spec.printing)
+                t_val += time.perf_counter() - t0
+                history.append((c, val_loss, perf))
+                call(callbacks, "on_validation", spec, c, val_loss, perf)
+                window.append(val_loss)
+                mean = sum(window) / float(WINDOW)
+                if spec.printing and on_iteration is not None:
+                    on_iteration(c, val_loss, perf)
+                if abs(old_mean - mean) < 1e-6:
+                    break
+                old_mean = mean
+            if spec.one_step:
+                break
+        t_compile = 0.0
+        if first is not None:
+            per_step = t_train / (steps - first[1]) if steps > first[1] else 0.0
+            t_compile = max(0.0, first[0] - first[1] * per_step)
+            t_train += first[0] - t_compile
+        result = PhaseResult(c, last, history, steps, t_train, t_compile, t_val)
+        call(callbacks, "on_phase_end", spec, result)
+        return result

@@ -1,0 +1,19 @@
+"""How a learned task is scored and what a run reports.
+
+* `metrics`: the mean one-vs-rest AUROC (the original's "perf", spec Q3) and top-1
+  accuracy, in numpy;
+* `scoring`: one task's test figures on its own timestamp and head (spec "End of every
+  task");
+* `results`: the results dict of a run: AUROC and accuracy matrices, averages, backward
+  transfer, capacity, timing.
+
+Imports: den_tf.errors, den_tf.model, den_tf.datasets.
+"""
+
+from den_tf._lazy import exports
+
+__getattr__, __dir__ = exports(__name__, {
+    "mean_auroc": ".metrics", "auroc_per_class": ".metrics", "top1_accuracy": ".metrics",
+    "TaskScore": ".scoring", "score": ".scoring",
+})
+__all__ = ["mean_auroc", "auroc_per_class", "top1_accuracy", "TaskScore", "score"]

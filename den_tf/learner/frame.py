@@ -1,0 +1,209 @@
+"""The frame every method runs on, DEN and its baselines alike (Mammoth's begin_task /
+end_task, FACIL's hooks): one task at a time, the framework owning the task counter.
+
+`Learner` writes once what every method does around its own training:
+
+* `start_task(t)`: checks that t is the next task and logs its header (spec: "TASK %d
+  TRAINING" before each task);
+* `run_phase(spec, hyper, data, batches)`: one phase through the one compiled runner
+  (den_tf.engine.runner), with the original's iteration lines;
+* `finish_task(t, data, phases, start, **extra)`: spec "End of every task": the task's
+  timestamp and shape lines, its test figures and test line, its record;
+* `evaluate_all(upto)`: the overall evaluation of tasks 1..upto (spec "The benchmark":
+  every task on its own test set with its own timestamp and head, and avg_perf).
+
+A method says how the network looks to task t (`params_for`, `forward_for`, `stamp`,
+`sizes`, `n_params`, `sparsity`) and learns a task (`learn_task`). DEN
+(den_tf.den.trainer) and the baselines (den_tf.baselines) are methods on this frame; the
+records and scores are what `den_tf.evaluation.results.build` reads.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Callable, Dict, List, Optional, Sequence
+
+import numpy as np
+
+from den_tf.engine.callbacks import call
+from den_tf.engine.runner import Hyper, PhaseResult, PhaseRunner, PhaseSpec
+from den_tf.evaluation.scoring import TaskScore, score_params
+from den_tf.io import loglines
+from den_tf.model.forward import mlp_logits
+
+
+@dataclasses.dataclass
+class MethodRecord:
+    """What happened in one task: the keys every method has (DEN's TaskRecord adds its
+    own). None where the task has no figure of its own (MTL before its joint training)."""
+
+    task: int
+    test_loss: Optional[float]
+    test_perf: Optional[float]
+    test_accuracy: Optional[float]
+    sparsity: Optional[float]
+    sizes: Optional[List[int]]  # units per hidden layer, summed over columns / networks
+    stamp: Optional[List[int]]
+    capacity: Optional[float]
+    phases: Dict[str, dict]
+    wall_s: float
+    eval_s: float = 0.0
+
+
+def phase_stats(r: PhaseResult) -> dict:
+    """A phase's figures for the record (counter, last minibatch CE, timings)."""
+    return {"iters": float(r.iters), "last_loss": float(r.last_loss), "steps": r.steps,
+            "train_s": r.train_s, "compile_s": r.compile_s, "validate_s": r.validate_s}
+
+
+class Learner:
+    """A continual-learning method on a task stream (module docstring).
+
+    Args:
+      config: the run's settings (a DENConfig, or a BaselineConfig).
+      tasks: the task stream (`task_tensors(t)`, `test_set(t)`, `n_tasks`).
+      log: receives every log line.
+      callbacks: `den_tf.engine.callbacks.Callback`s.
+    """
+
+    name = "learner"
+    Record = MethodRecord  # the record class of a task (DEN's has more fields)
+
+    def __init__(self, config, tasks, log: Optional[Callable[[str], None]] = None,
+                 callbacks: Sequence = ()):
+        self.config = config
+        self.tasks = tasks
+        self.log = log or (lambda line: None)
+        self.callbacks = list(callbacks)
+        self.done = 0  # tasks learned so far
+        self.records: List = []
+        self.scores: List[List[TaskScore]] = []  # overall evaluation after each task
+        self._stamps: Dict[int, List[int]] = {}
+
+    # ----------------------------------------------------------------- what a method says
+    def describe(self) -> Optional[str]:
+        """One line on what the method is, logged at task 1 (None: no line)."""
+        return None
+
+    def learn_task(self, t: int):
+        raise NotImplementedError
+
+    def params_for(self, t: int) -> list:
+        """The parameters task t runs on, as its forward pass takes them."""
+        raise NotImplementedError
+
+    def forward_for(self, t: int) -> Callable:
+        """Task t's forward pass, `forward(params_for(t), x) -> logits`."""
+        return mlp_logits
+
+    def stamp(self, t: int) -> List[int]:
+        """Sizes of the network task t runs on: [input, hidden..., outputs]."""
+        raise NotImplementedError
+
+    def sizes(self) -> List[int]:
+        raise NotImplementedError
+
+    def n_params(self) -> int:
+        raise NotImplementedError
+
+    def capacity(self) -> float:
+        raise NotImplementedError
+
+    @property
+    def stamps(self) -> Dict[int, List[int]]:
+        """The timestamp of every task learned (spec "End of every task")."""
+        return self._stamps
+
+    @property
+    def n_tasks(self) -> int:
+        return self.config.tasks
+
+    # ----------------------------------------------------------------- shared
+    def start_task(self, t: int) -> float:
+        """Checks that t is the next task, logs its header (and, at task 1, what the
+        method is); returns the start time."""
+        if t != self.done + 1:
+            raise ValueError(f"task {t} asked, but {self.done} tasks are learned")
+        start = time.perf_counter()
+        self.log(loglines.task_header(t))
+        if t == 1 and self.describe():
+            self.log(loglines.ours(f"method: {self.describe()}"))
+        return start
+
+    def run_phase(self, spec: PhaseSpec, hyper: Hyper, data, batches,
+                  xla: Optional[bool] = None) -> PhaseResult:
+        """One phase through the shared runner; the iteration lines go to the log."""
+        runner = PhaseRunner(spec, hyper, self.config.xla if xla is None else xla)
+        self.last_runner = runner
+        return runner.run(data, batches, loglines.iteration_logger(self.log), self.callbacks)
+
+    def score(self, t: int, x, y) -> TaskScore:
+        """Figures of task t on (x, y) with its own timestamp and head."""
+        return score_params(t, self.params_for(t), self.forward_for(t), x, y, self.config.xla)
+
+    def sparsity(self, t: int) -> float:
+        """(zeros + 1) / (size + 1) over the weight matrices task t uses (spec: printed
+        per task; biases not counted)."""
+        mats = [np.asarray(p) for p in self.params_for(t)[0::2]]
+        size = float(sum(m.size for m in mats))
+        zeros = float(sum(m.size - np.count_nonzero(m) for m in mats))
+        return (zeros + 1.0) / (size + 1.0)
+
+    def finish_task(self, t: int, data, phases: dict, start: float, test_line: bool = True,
+                    **extra):
+        """Spec "End of every task": timestamp and shape lines, test figures and the test
+        line of task t; its record (`Record`, with `extra` fields), kept and returned."""
+        self.stamps[t] = self.stamp(t)
+        for line in loglines.shape_lines(self.stamps[t]):
+            self.log(line)
+        t_eval = time.perf_counter()
+        s = self.score(t, data.test_x, data.test_y)
+        sparsity = self.sparsity(t)
+        t_eval = time.perf_counter() - t_eval
+        if test_line:
+            self.log(loglines.task_result(t, s.loss, s.auroc, sparsity))
+        self.end_of_task(t)
+        self.done = t
+        record = self.Record(
+            task=t, test_loss=s.loss, test_perf=s.auroc, test_accuracy=s.accuracy,
+            sparsity=sparsity, sizes=self.sizes(), stamp=list(self.stamps[t]),
+            capacity=self.capacity(), phases=phases, wall_s=time.perf_counter() - start,
+            eval_s=t_eval, **extra)
+        self.records.append(record)
+        call(self.callbacks, "on_task_end", self, record)
+        return record
+
+    def end_of_task(self, t: int) -> None:
+        """After task t's test figures, before its record (DEN freezes its layers)."""
+
+    def evaluate_all(self, upto: Optional[int] = None) -> List[TaskScore]:
+        """The overall evaluation of tasks 1..upto (default: all learned): the original's
+        OVERALL EVALUATION block, each task with its own timestamp and head."""
+        upto = self.done if upto is None else upto
+        start = time.perf_counter()
+        self.log(loglines.OVERALL)
+        scores = []
+        for j in range(1, upto + 1):
+            for line in loglines.shape_lines(self.stamps[j]):
+                self.log(line)
+            x, y = self.tasks.test_set(j)
+            s = self.score(j, x, y)
+            self.log(loglines.evaluation(j, s.auroc))
+            scores.append(s)
+        self.log(loglines.avg_perf(sum(s.auroc for s in scores) / float(upto)))
+        self.scores.append(scores)
+        if self.records and self.records[-1].task == upto:
+            self.records[-1].eval_s += time.perf_counter() - start
+        call(self.callbacks, "on_evaluation", self, upto, scores)
+        return scores
+
+    def validation_scores(self, upto: Optional[int] = None) -> List[TaskScore]:
+        """Figures of tasks 1..upto on their VALIDATION sets (hyperparameter selection;
+        nothing is logged)."""
+        upto = self.done if upto is None else upto
+        out = []
+        for j in range(1, upto + 1):
+            d = self.tasks.task_tensors(j)
+            out.append(self.score(j, d.val_x, d.val_y))
+        return out
