@@ -94,6 +94,7 @@ def main(argv=None) -> int:
 
 
 def _callbacks():
+    from den_tf.io.csvlog import CSVLogger
     from den_tf.io.progress import ProgressBar
     from den_tf.io.tensorboard import TensorBoard
     cbs = []
@@ -102,6 +103,8 @@ def _callbacks():
         cbs.append(ProgressBar())
     if FLAGS.tensorboard_dir:
         cbs.append(TensorBoard(FLAGS.tensorboard_dir))
+    if FLAGS.csv_log:
+        cbs.append(CSVLogger(FLAGS.csv_log))
     return cbs
 
 
@@ -131,8 +134,7 @@ def _run(argv) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     # Settings and data are checked before TensorFlow is even imported: a bad input
     # costs a fraction of a second.
-    from den_tf.datasets import load_dataset, make_stream
-    from den_tf.datasets.streams import check_stream
+    from den_tf.datasets import load_dataset
     from den_tf.errors import ConfigError
 
     cfg = den_flags.config_from_flags(FLAGS)
@@ -161,8 +163,7 @@ def _run(argv) -> int:
     data = load_dataset(cfg.dataset, FLAGS.data_dir)
     from den_tf.model.archs import image_shape_of  # no TensorFlow
     cfg.validate(data.input_size, data.n_classes, len(data.train), image_shape_of(data))
-    tasks = make_stream(data, cfg.task_stream, cfg.tasks, cfg.task_seed)
-    check_stream(tasks, cfg.dims[-1], cfg.batch_size)
+    tasks = cfg.stream_for(data)
     _check_memory(cfg, data, warn)
 
     tf = _import_tensorflow_quietly()
@@ -182,7 +183,7 @@ def _run(argv) -> int:
             if cfg.dataset != data.name:  # the checkpoint's data set, from --data_dir
                 data = load_dataset(cfg.dataset, FLAGS.data_dir)
             cfg.validate(data.input_size, data.n_classes, len(data.train), image_shape_of(data))
-            tasks = make_stream(data, cfg.task_stream, cfg.tasks, cfg.task_seed)
+            tasks = cfg.stream_for(data)
 
     from den_tf.io import loglines
     from den_tf.io.logfile import Log
@@ -315,6 +316,8 @@ def _check_outputs(cfg, log_path: str, results_path: str) -> None:
         preflight.check_dir_kind("checkpoint_dir", cfg.checkpoint_dir)
     if FLAGS.tensorboard_dir:
         preflight.check_dir_output("tensorboard_dir", FLAGS.tensorboard_dir)
+    if FLAGS.csv_log:
+        preflight.check_file_output("csv_log", FLAGS.csv_log, append=True)
     if FLAGS.export_dir and FLAGS.mode in ("train", "export"):
         # SavedModel writes into a folder; an existing one is overwritten
         preflight.check_dir_output("export_dir", FLAGS.export_dir)

@@ -12,7 +12,7 @@ import dataclasses
 import math
 from typing import Optional, Sequence
 
-from den_tf.datasets import DATASETS, TASK_STREAMS  # names only: no TensorFlow
+from den_tf.datasets import CLASS_ORDERS, DATASETS, TASK_STREAMS  # names only: no TensorFlow
 from den_tf.errors import ConfigError
 from den_tf.model.archs import specs  # sizes only: no TensorFlow
 
@@ -118,11 +118,25 @@ class DENConfig:
     # Split threshold of convolutional layers (paper Sec. 4: 0.02 for conv layers in the
     # submission); dense layers keep spl_thr.
     spl_thr_conv: float = 0.02
+    # The split stream's classes: explicit groups, one per task, of any sizes (e.g.
+    # ((0, 1), (2, 3), (4, 5)); empty: n_tasks groups of equal size), and the order the
+    # equal groups are cut from ("ascending", or "shuffled" by task_seed).
+    class_groups: tuple = ()
+    class_order: str = "ascending"
 
     @property
     def tasks(self) -> int:
-        """Number of tasks: n_tasks, else n_classes (spec Q1)."""
-        return self.n_tasks if self.n_tasks is not None else self.n_classes
+        """Number of tasks: n_tasks, else the number of class groups, else n_classes
+        (spec Q1)."""
+        if self.n_tasks is not None:
+            return self.n_tasks
+        return len(self.class_groups) if self.class_groups else self.n_classes
+
+    @property
+    def head_sizes(self) -> Optional[list]:
+        """Each task's number of classes when explicit class groups set them, else None
+        (every head the last dims size)."""
+        return [len(g) for g in self.class_groups] if self.class_groups else None
 
     def follows_paper(self, q: str) -> bool:
         """Whether departure `q` (e.g. "Q6") is done as the paper says."""
@@ -131,6 +145,18 @@ class DENConfig:
     @property
     def n_hidden(self) -> int:
         return len(self.dims) - 2
+
+    def stream_for(self, data):
+        """The task stream these settings name on `data` (task_stream, tasks, task_seed,
+        class_order, class_groups: den_tf.datasets.make_stream), checked: every task's
+        head the last dims size (the widest, with class groups), every task's training
+        set at least one minibatch. No TensorFlow."""
+        from den_tf.datasets import make_stream
+        from den_tf.datasets.streams import check_stream
+        tasks = make_stream(data, self.task_stream, self.tasks, self.task_seed,
+                            self.class_order, self.class_groups or None)
+        check_stream(tasks, self.dims[-1], self.batch_size, varying=bool(self.class_groups))
+        return tasks
 
     def replace(self, **kw) -> "DENConfig":
         return dataclasses.replace(self, **kw)
@@ -160,7 +186,15 @@ class DENConfig:
         if self.prox_order not in PROX_ORDERS:
             raise ConfigError(f"--prox_order={self.prox_order}: must be one of "
                               f"{', '.join(PROX_ORDERS)}")
-        if self.dims[-1] != self.n_classes:
+        check_class_groups(self.class_groups, self.class_order, self.task_stream,
+                           self.n_tasks, n_classes_data)
+        if self.class_groups:
+            widest = max(self.head_sizes)
+            if self.dims[-1] != widest:
+                raise ConfigError(
+                    f"--dims={_fmt_dims(self.dims)}: the last size must be the widest class "
+                    f"group's size {widest} (--class_groups)")
+        elif self.dims[-1] != self.n_classes:
             raise ConfigError(
                 f"--dims={_fmt_dims(self.dims)}: the last size must equal --n_classes="
                 f"{self.n_classes}")
@@ -170,7 +204,9 @@ class DENConfig:
             raise ConfigError(
                 f"--dims={_fmt_dims(self.dims)}: the first size must equal the data's input "
                 f"size {input_size}")
-        if n_classes_data is not None and self.task_stream == "split":
+        if self.class_groups:
+            pass  # (checked above: the groups' classes are the data's)
+        elif n_classes_data is not None and self.task_stream == "split":
             if self.n_classes * self.tasks != n_classes_data:
                 raise ConfigError(
                     f"--n_classes={self.n_classes}: with --tasks=split it is the number of "
@@ -187,6 +223,51 @@ class DENConfig:
                 f"--batch_size={self.batch_size}: must be at most the training set size "
                 f"{train_size}")
         return self
+
+
+def parse_class_groups(text) -> tuple:
+    """--class_groups: groups separated by ";", class ids in a group by "," (e.g.
+    "0,1;2,3;4,5"); a tuple of tuples. ConfigError naming the fault."""
+    if isinstance(text, (tuple, list)):
+        groups = text
+    else:
+        groups = [g for g in str(text).split(";") if g.strip()] if str(text).strip() else []
+        try:
+            groups = [[int(c) for c in g.replace(" ", "").split(",") if c] for g in groups]
+        except ValueError:
+            raise ConfigError(f"--class_groups={text}: groups of class ids separated by ';', "
+                              f"ids by ',' (e.g. 0,1;2,3;4,5)") from None
+    return tuple(tuple(int(c) for c in g) for g in groups)
+
+
+def check_class_groups(groups, order: str, task_stream: str, n_tasks=None,
+                       n_classes_data: Optional[int] = None) -> None:
+    """The split stream's class settings: groups only with --tasks=split, none empty, no
+    class twice, every id a class of the data; --n_tasks (when given) their number."""
+    if order not in CLASS_ORDERS:
+        raise ConfigError(f"--class_order={order}: must be one of {', '.join(CLASS_ORDERS)}")
+    if order != "ascending" and task_stream != "split":
+        raise ConfigError(f"--class_order={order}: only with --tasks=split")
+    if not groups:
+        return
+    text = ";".join(",".join(str(c) for c in g) for g in groups)
+    if task_stream != "split":
+        raise ConfigError(f"--class_groups={text}: only with --tasks=split")
+    if order != "ascending":
+        raise ConfigError(f"--class_groups={text}: explicit groups have no --class_order "
+                          f"(got {order})")
+    flat = [c for g in groups for c in g]
+    if any(len(g) == 0 for g in groups):
+        raise ConfigError(f"--class_groups={text}: every group needs a class")
+    if len(set(flat)) != len(flat):
+        raise ConfigError(f"--class_groups={text}: a class is in two groups")
+    if any(c < 0 for c in flat) or (n_classes_data is not None
+                                    and max(flat) >= n_classes_data):
+        raise ConfigError(f"--class_groups={text}: class ids must be 0.."
+                          f"{(n_classes_data or 1) - 1} (the data's classes)")
+    if n_tasks is not None and n_tasks != len(groups):
+        raise ConfigError(f"--n_tasks={n_tasks}: --class_groups={text} has {len(groups)} "
+                          f"groups, one per task")
 
 
 def _fmt_dims(dims: Sequence) -> str:
@@ -289,9 +370,6 @@ class BaselineConfig(DENConfig):
     def validate(self, input_size=None, n_classes_data=None, train_size=None,
                  image_shape=None):
         super().validate(input_size, n_classes_data, train_size, image_shape)
-        if self.arch != "mlp":
-            raise ConfigError(f"--arch={self.arch}: the baselines are built on the MLP of "
-                              f"--dims only (--method={self.method}); use --arch=mlp")
         if self.method not in BASELINES:
             raise ConfigError(f"--method={self.method}: must be one of den, "
                               f"{', '.join(BASELINES)}")

@@ -18,12 +18,26 @@ class ConfigError(DENError):
     """A setting violates its rule (flag name, value and rule are in the message)."""
 
     exit_code = 2
+    # flags whose setting has another name in den_tf.config.DENConfig
+    SETTING_OF_FLAG = {"tasks": "task_stream", "tf32": "allow_tf32"}
+
+    def for_library(self) -> str:
+        """The message in terms of the library's arguments (the DENConfig fields: the
+        flags' names without "--") rather than the command line's flags."""
+        import re
+        return re.sub(r"--(\w+)", lambda m: self.SETTING_OF_FLAG.get(m.group(1), m.group(1)),
+                      str(self))
 
 
 class DataError(DENError):
     """A data file is missing or malformed (file name and fault are in the message)."""
 
     exit_code = 1
+
+
+class InputError(DataError):
+    """A user's data given to the library does not follow a rule (den_tf.datasets.checks):
+    the message names the task, the split and the fault, in terms of the arguments."""
 
 
 class NumericalError(DENError):

@@ -23,9 +23,10 @@ from den_tf.config import (
     check_seed,
     config_for,
     optional,
+    parse_class_groups,
     parse_paper,
 )
-from den_tf.datasets import DATASETS, DEFAULT_DATA_DIRS, TASK_STREAMS
+from den_tf.datasets import CLASS_ORDERS, DATASETS, DEFAULT_DATA_DIRS, TASK_STREAMS
 from den_tf.errors import ConfigError
 from den_tf.model.archs.specs import ARCHS, CONV_ARCHS
 
@@ -92,6 +93,16 @@ def define_flags() -> None:
                       "must be the data set's classes, e.g. cifar100: --n_tasks=10 "
                       "--n_classes=10); rotated: task t sees every image rotated by "
                       "180*(t-1)/n_tasks degrees.")
+    flags.DEFINE_string("class_groups", "",
+                        "--tasks=split: the classes of each task, explicitly: groups "
+                        "separated by ';', class ids by ',' (e.g. '0,1;2,3;4,5'); any sizes "
+                        "(each task's head has its group's size; the last --dims size is "
+                        "the widest); the number of tasks is the number of groups. Default: "
+                        "--n_tasks groups of equal size, in --class_order.")
+    flags.DEFINE_enum("class_order", _D.class_order, list(CLASS_ORDERS),
+                      "--tasks=split without --class_groups: the order the equal groups "
+                      "are cut from: ascending class ids, or shuffled (seeded by "
+                      "--task_seed).")
     flags.DEFINE_integer("n_tasks", None, "Number of tasks (default: n_classes, as the "
                          "original, spec Q1).")
     flags.DEFINE_integer("task_seed", _D.task_seed,
@@ -132,6 +143,9 @@ def define_flags() -> None:
                          "--checkpoint_dir with its next task.")
     flags.DEFINE_boolean("checkpoints", True, "Write a checkpoint after every task.")
     flags.DEFINE_string("tensorboard_dir", "", "Write TensorBoard summaries here.")
+    flags.DEFINE_string("csv_log", "", "Write a CSV row per evaluated task here (tasks "
+                        "learned, task, AUROC, accuracy, CE, capacity, units; appended to "
+                        "an existing file).")
     flags.DEFINE_enum("progress", "auto", ["auto", "on", "off"],
                       "Progress bar per phase (auto: when stdout is a terminal).")
     flags.DEFINE_string("export_dir", "", "Write the learned network as a SavedModel here "
@@ -168,6 +182,8 @@ def define_flags() -> None:
                        "threads": check_nonnegative_int}.items():
         flags.register_validator(name, _rule(name, rule))
     flags.register_validator("dims", _rule("dims", _dims))
+    flags.register_validator("class_groups",
+                             _rule("class_groups", lambda name, v: parse_class_groups(v)))
     flags.register_validator("paper", _rule("paper", lambda name, v: parse_paper(v)))
 
 
@@ -233,7 +249,8 @@ def config_from_flags(f=FLAGS) -> DENConfig:
         ex_k=f.ex_k, loss_thr=f.loss_thr, spl_thr=f.spl_thr, n_tasks=f.n_tasks,
         dataset=f.dataset, task_stream=f.tasks, task_seed=f.task_seed, train_seed=train_seed,
         prox_order=f.prox_order, paper=parse_paper(f.paper), allow_tf32=f.tf32, xla=f.xla,
-        arch=f.arch, spl_thr_conv=f.spl_thr_conv)
+        arch=f.arch, spl_thr_conv=f.spl_thr_conv,
+        class_groups=parse_class_groups(f.class_groups), class_order=f.class_order)
     if f.method == "den":
         return cfg
     return config_for(cfg, f.method, l2_pull=f.l2_pull, ewc_lambda=f.ewc_lambda,

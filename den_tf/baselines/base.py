@@ -34,13 +34,27 @@ from den_tf.datasets.tensors import TaskTensors
 from den_tf.engine.randomness import BatchSource, InitSource, RandomBatches, RandomInit
 from den_tf.engine.runner import Hyper, PhaseResult, PhaseSpec
 from den_tf.learner.frame import Learner, MethodRecord, phase_stats
+from den_tf.model import archs
 from den_tf.model.layers import DenDense
-from den_tf.model.network import DENNetwork
 
 
 class OneNetwork:
     """For the methods that hold one DENNetwork (`self.network`: one set of hidden layers
-    and a head per task; dnn, l2, ewc, mtl): its parameters, sizes and capacity."""
+    and a head per task; dnn, l2, ewc, mtl) of the config's architecture: its
+    parameters, sizes and capacity."""
+
+    def build_network(self, t: int = 1) -> None:
+        """The architecture's network (den_tf.model.archs) with task t's head."""
+        self.network = self.new_network(t)
+
+    def add_head(self, t: int) -> None:
+        """A new glorot head for task t on the top hidden layer (spec step 1's draws)."""
+        rows, n_out = self.network.hidden[-1].n_out, self.n_outputs(t)
+        self.network.add_head(t, self.init.glorot(f"t{t}/head_W", (rows, n_out)),
+                              self.init.bias(f"t{t}/head_b", (n_out,)))
+
+    def forward_for(self, t):
+        return self.network.forward
 
     def params_for(self, t) -> list:
         return self.network.params_for(t)
@@ -53,7 +67,7 @@ class OneNetwork:
         return self.network.sizes()
 
     def stamp(self, t) -> List[int]:
-        return [self.network.input_size] + self.network.units_at(t) + [self.config.dims[-1]]
+        return [self.network.input_size] + self.network.units_at(t) + [self.n_outputs(t)]
 
 
 class Method(Learner):
@@ -76,6 +90,7 @@ class Method(Learner):
         super().__init__(config, tasks, log, callbacks)
         self._given_batches = batches
         self._batches: Dict[int, BatchSource] = {}
+        self.batches_pool = tasks.pool
         if init is None:
             rng = np.random.RandomState(config.train_seed)
             init = RandomInit(rng, rng)  # (no duplicates: the second source is unused)
@@ -100,9 +115,23 @@ class Method(Learner):
         """After task t's phase, before its test figures."""
 
     # ----------------------------------------------------------------- shared
+    def n_outputs(self, t: int) -> int:
+        """Task t's number of classes (its head's size)."""
+        return int(self.tasks.n_outputs(t))
+
+    def new_network(self, t: int):
+        """A fresh network of the config's architecture (den_tf.model.archs: the MLP of
+        --dims, lenet, conv5) with task t's head; new values from `init`."""
+        size, shape = self.input_shape()
+        return archs.build(self.config, self.init, size, shape, t, self.n_outputs(t))
+
+    def base_params(self) -> int:
+        """Parameters of one base network of the architecture (the unit of capacity)."""
+        return archs.base_params(self.config, *self.input_shape())
+
     def capacity(self) -> float:
-        """Parameters relative to one base network of --dims (as DEN's capacity)."""
-        return self.n_params() / DENNetwork.base_params(self.config.dims)
+        """Parameters relative to one base network (as DEN's capacity)."""
+        return self.n_params() / self.base_params()
 
     def hyper(self, n_train: int, strength: float = 0.0,
               max_iter: Optional[int] = None) -> Hyper:
@@ -126,6 +155,15 @@ class Method(Learner):
             self._batches[pool] = RandomBatches(pool, self.config.batch_size, seed,
                                                 self.config.xla)
         return self._batches[pool]
+
+    def generators(self) -> dict:
+        return {f"batches_{pool}": b.generator for pool, b in self._batches.items()
+                if isinstance(b, RandomBatches)}
+
+    def prepare_generators(self, names) -> None:
+        for name in names:  # in the order they were made (the first gets train_seed)
+            if name.startswith("batches_"):
+                self.batches_for(int(name[len("batches_"):]))
 
     def train(self, spec: PhaseSpec, hyper: Hyper, data, pool: int) -> PhaseResult:
         """One phase through the shared runner, minibatches over `pool` examples."""

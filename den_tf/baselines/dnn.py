@@ -10,7 +10,6 @@ layers. `l2` and `ewc` are this method with a pull toward earlier weights.
 from __future__ import annotations
 
 from den_tf.baselines.base import Method, OneNetwork
-from den_tf.model.network import DENNetwork
 
 
 class DNN(OneNetwork, Method):
@@ -22,12 +21,10 @@ class DNN(OneNetwork, Method):
         return "dnn: one network fine-tuned on every task, one head per task, no pull"
 
     def begin_task(self, t, data) -> None:
-        dims = self.config.dims
         if t == 1:
-            self.network = DENNetwork.create(dims, self.init, 1)
+            self.build_network(1)
         else:
-            self.network.add_head(t, self.init.glorot(f"t{t}/head_W", (dims[-2], dims[-1])),
-                                  self.init.glorot(f"t{t}/head_b", (dims[-1],)))
+            self.add_head(t)
 
     def trainable(self, t) -> list:
         layers = self.network.layers_for(t)

@@ -100,6 +100,18 @@ class EWC(DNN):
             self.weighted[i] += f.astype(np.float64) * theta[i]
         self.latest = theta
 
+    def checkpoint_extra(self) -> dict:
+        out = {}
+        for name in ("fisher", "weighted", "latest"):
+            for i, a in enumerate(getattr(self, name, [])):
+                out[f"{name}{i}"] = np.asarray(a)
+        return out
+
+    def restore_extra(self, arrays) -> None:
+        for name in ("fisher", "weighted", "latest"):
+            n = sum(1 for k in arrays if k.startswith(name) and k[len(name):].isdigit())
+            setattr(self, name, [arrays[f"{name}{i}"] for i in range(n)])
+
     def anchors(self) -> List[np.ndarray]:
         """theta_bar = sum_s F_s theta*_s / sum_s F_s (theta*_{t-1} where F = 0)."""
         out = []

@@ -40,19 +40,20 @@ from den_tf.datasets.transforms import Permute
 from den_tf.engine.runner import PhaseSpec
 from den_tf.io import loglines
 from den_tf.learner.frame import MethodRecord, phase_stats
-from den_tf.model.network import DENNetwork
+from den_tf.model.forward import features_of
 
 
 @functools.lru_cache(maxsize=None)
-def pooled_forward(n_hidden: int, n_tasks: int):
+def pooled_forward(network_forward, n_hidden: int, n_tasks: int):
     """Forward pass over [W1, b1, ..., WL, bL, head_1 W, b, ..., head_T W, b] for inputs
-    whose last column is each example's task index (0-based): the hidden layers on the
+    whose last column is each example's task index (0-based): the network's hidden
+    layers (`features_of(network_forward)`: the MLP's, or a convolutional stack's) on the
     other columns, then every example's logits from its own task's head."""
+    features = features_of(network_forward)
+
     def forward(params, x):
         task = tf.cast(x[:, -1], tf.int32)
-        h = x[:, :-1]
-        for i in range(n_hidden):
-            h = tf.nn.relu(tf.matmul(h, params[2 * i]) + params[2 * i + 1])
+        h = features(params[:2 * n_hidden], x[:, :-1])
         heads = params[2 * n_hidden:]
         k = int(heads[0].shape[1])
         z = tf.matmul(h, tf.concat(heads[0::2], 1)) + tf.concat(heads[1::2], 0)
@@ -145,18 +146,18 @@ class MTL(OneNetwork, Method):
             return record
         parts = [self.tasks.task_tensors(j) for j in range(1, self.n_tasks + 1)]
         pool = PooledTasks(parts)
-        dims, T = self.config.dims, self.n_tasks
-        self.network = net = DENNetwork.create(dims, self.init, 1)
+        T = self.n_tasks
+        self.build_network(1)
+        net = self.network
         for j in range(2, T + 1):
-            net.add_head(j, self.init.glorot(f"t{j}/head_W", (dims[-2], dims[-1])),
-                         self.init.glorot(f"t{j}/head_b", (dims[-1],)))
+            self.add_head(j)
         layers = net.hidden + [net.heads[j] for j in range(1, T + 1)]
         for layer in layers:
             layer.set_trainable(True, True)
         steps = self.config.max_iter * T
         self.log(loglines.ours(f"mtl: training all {T} heads jointly, {steps} steps over "
                              f"{pool.n_train} pooled examples"))
-        spec = PhaseSpec(t, "joint", layers, forward=pooled_forward(net.n_hidden, T),
+        spec = PhaseSpec(t, "joint", layers, forward=pooled_forward(net.forward, net.n_hidden, T),
                          batch=pool.batch)
         result = self.train(spec, self.hyper(pool.n_train, max_iter=steps), pool,
                                 pool.n_train)

@@ -10,6 +10,13 @@ of their Sec. 2.1):
     h_l^(k) = relu(W_l^(k) h_{l-1}^(k) + b_l^(k) + sum_{j<k} U_l^(k:j) h_{l-1}^(j)),
     logits^(k) = W_out^(k) h_L^(k) + b_out^(k) + sum_{j<k} U_out^(k:j) h_L^(j).
 
+On a convolutional architecture (--arch=lenet, conv5) a column is the architecture's
+network with --column_scale times its filters and units; a lateral into a
+convolutional layer is a convolution of the same size and padding over the earlier
+column's maps (before this layer's pooling, like the layer's own), into the first dense
+layer a dense map of the earlier column's channel-major flatten, and into the later
+dense layers and the head a dense map, as above.
+
 Only column k, its laterals and its head train in task k; earlier columns (and their
 laterals) are frozen masks of the runner, never written: bitwise unchanged, so earlier
 tasks never forget. Laterals have no bias of their own (the column's layer has one); their
@@ -22,30 +29,37 @@ within 0.001 of the best).
 from __future__ import annotations
 
 import functools
-from typing import Dict, List
+from typing import Dict, List, Tuple
 
 import numpy as np
 import tensorflow as tf
 
 from den_tf.baselines.base import Method
 from den_tf.config import column_units
+from den_tf.io import export
+from den_tf.model.archs.specs import CONV_ARCHS, resolve
+from den_tf.model.conv import DenConv2D, conv2d
 from den_tf.model.layers import DenDense
+
+
+def _taker(params):
+    pos = 0
+
+    def take():
+        nonlocal pos
+        pos += 2
+        return params[pos - 2], params[pos - 1]
+    return take
 
 
 @functools.lru_cache(maxsize=None)
 def column_forward(k: int, n_hidden: int):
-    """The forward pass of column k (1-based) over `ProgressiveNet.layers_for(k)`'s
+    """The forward pass of MLP column k (1-based) over `Progressive.layers_for(k)`'s
     parameters: columns 1..k in order, each hidden layer followed by its laterals from
     the earlier columns, then head k and its laterals. One function per (k, n_hidden),
     so that predict and the runner compile it once."""
     def forward(params, x):
-        pos = 0
-
-        def take():
-            nonlocal pos
-            pos += 2
-            return params[pos - 2], params[pos - 1]
-
+        take = _taker(params)
         acts: List[list] = []  # acts[j][l]: hidden layer l of column j+1
         for j in range(k):
             h, column = x, []
@@ -68,6 +82,53 @@ def column_forward(k: int, n_hidden: int):
     return forward
 
 
+def _flatten(h):
+    """The channel-major flatten of maps [batch, H, W, C] (den_tf.model.conv)."""
+    n = int(h.shape[1]) * int(h.shape[2]) * int(h.shape[3])
+    return tf.reshape(tf.transpose(h, [0, 3, 1, 2]), [-1, n])
+
+
+@functools.lru_cache(maxsize=None)
+def conv_column_forward(k: int, image_shape: Tuple[int, int, int], blocks: tuple, n_fc: int,
+                        native_grads: bool = False):
+    """`column_forward` for a convolutional architecture (`blocks`: (padding, pool
+    window, pool stride) per convolutional layer; `n_fc` dense hidden layers)."""
+    n_conv = len(blocks)
+
+    def forward(params, x):
+        take = _taker(params)
+        acts: List[list] = []
+        for j in range(k):
+            h, column = tf.reshape(x, [-1] + list(image_shape)), []
+            for l in range(n_conv + n_fc):
+                w, b = take()
+                laterals = [take()[0] for _ in range(j if l > 0 else 0)]
+                if l < n_conv:
+                    padding, pool, stride = blocks[l]
+                    z = conv2d(h, w, padding, native_grads) + b
+                    for i, u in enumerate(laterals):
+                        z = z + conv2d(acts[i][l - 1], u, padding, native_grads)
+                    h = tf.nn.relu(z)
+                    if pool:
+                        h = tf.nn.max_pool2d(h, pool, stride, "SAME")
+                else:
+                    flat = (lambda a: _flatten(a)) if l == n_conv else (lambda a: a)
+                    z = tf.matmul(flat(h), w) + b
+                    for i, u in enumerate(laterals):
+                        z = z + tf.matmul(flat(acts[i][l - 1]), u)
+                    h = tf.nn.relu(z)
+                column.append(h)
+            acts.append(column)
+        w, b = take()
+        z = tf.matmul(acts[k - 1][-1], w) + b
+        for i in range(k - 1):
+            u, _ = take()
+            z = z + tf.matmul(acts[i][-1], u)
+        return z
+    forward.__name__ = f"conv_column{k}_forward"
+    return forward
+
+
 class Progressive(Method):
     """A column per task with lateral connections from the earlier columns."""
 
@@ -75,15 +136,25 @@ class Progressive(Method):
 
     def __init__(self, *args, **kw):
         super().__init__(*args, **kw)
-        self.units = column_units(self.config.dims, self.config.column_scale)
-        self.columns: Dict[int, List[DenDense]] = {}
+        cfg = self.config
+        self.conv = CONV_ARCHS.get(cfg.arch)
+        if self.conv is None:
+            self.units = column_units(cfg.dims, cfg.column_scale)
+            self.n_conv = 0
+        else:  # the architecture's filters and units, scaled
+            sizes = [b.filters for b in self.conv.convs] + list(self.conv.fc)
+            self.units = column_units((0,) + tuple(sizes) + (0,), cfg.column_scale)
+            self.n_conv = len(self.conv.convs)
+            self.image_shape = resolve(*self.input_shape())
+        self.columns: Dict[int, List] = {}
         # laterals[k][l]: into hidden layer l (1..L-1, 0-based) or the head (l = L) of
         # column k, one layer from each column j < k.
-        self.laterals: Dict[int, Dict[int, List[DenDense]]] = {}
+        self.laterals: Dict[int, Dict[int, List]] = {}
         self.heads: Dict[int, DenDense] = {}
 
     def describe(self) -> str:
-        return (f"progressive: a column of {self.units} hidden units per task "
+        what = "filters and units" if self.conv is not None else "hidden units"
+        return (f"progressive: a column of {self.units} {what} per task "
                 f"(column_scale={self.config.column_scale:g}), plain lateral connections "
                 f"from earlier columns, earlier columns frozen")
 
@@ -91,28 +162,52 @@ class Progressive(Method):
     def n_hidden(self) -> int:
         return len(self.units)
 
+    # ----------------------------------------------------------------- building
+    def _flat_block(self) -> int:
+        """Rows of the first dense layer per filter of the last convolution (H*W)."""
+        return self.conv.flat_block(self.image_shape)
+
+    def _kernel_shape(self, l: int, n_in: int, n_out: int) -> tuple:
+        """Kernel of layer l (0-based; L: the head) from n_in units to n_out."""
+        if l < self.n_conv:
+            size = self.conv.convs[l].size
+            return (size, size, n_in, n_out)
+        if self.conv is not None and l == self.n_conv:
+            return (n_in * self._flat_block(), n_out)
+        return (n_in, n_out)
+
+    def _layer(self, l: int, kernel, bias, k: int, activation, name: str):
+        births = np.full(np.shape(kernel)[-1], k)
+        if l < self.n_conv:
+            return DenConv2D(kernel, bias, births, activation, name=name,
+                             padding=self.conv.convs[l].padding)
+        block = self._flat_block() if self.conv is not None and l == self.n_conv else 1
+        return DenDense(kernel, bias, births, activation, name=name, in_block=block)
+
     def begin_task(self, k, data) -> None:
-        dims, init, u = self.config.dims, self.init, self.units
-        cols, n_in = [], dims[0]
+        init, u, n_out = self.init, self.units, self.n_outputs(k)
+        n_in = self.image_shape[2] if self.conv is not None else self.config.dims[0]
+        cols = []
         for l, n in enumerate(u):
-            cols.append(DenDense(init.glorot(f"t{k}/W{l + 1}", (n_in, n)),
-                                 init.glorot(f"t{k}/b{l + 1}", (n,)), np.full(n, k), "relu",
-                                 name=f"column{k}_layer{l + 1}"))
+            cols.append(self._layer(l, init.glorot(f"t{k}/W{l + 1}", self._kernel_shape(l, n_in, n)),
+                                    init.bias(f"t{k}/b{l + 1}", (n,)), k, "relu",
+                                    f"column{k}_layer{l + 1}"))
             n_in = n
         self.columns[k] = cols
-        self.heads[k] = DenDense(init.glorot(f"t{k}/head_W", (u[-1], dims[-1])),
-                                 init.glorot(f"t{k}/head_b", (dims[-1],)),
-                                 np.full(dims[-1], k), None, name=f"head{k}")
+        self.heads[k] = DenDense(init.glorot(f"t{k}/head_W", (u[-1], n_out)),
+                                 init.bias(f"t{k}/head_b", (n_out,)),
+                                 np.full(n_out, k), None, name=f"head{k}")
         lat = {}
         for l in range(1, self.n_hidden + 1):
-            n_out = u[l] if l < self.n_hidden else dims[-1]
-            lat[l] = [DenDense(init.glorot(f"t{k}/U{l + 1}_from{j}", (u[l - 1], n_out)),
-                               np.zeros(n_out, np.float32), np.full(n_out, k), None,
-                               name=f"lateral{k}_{l + 1}_from{j}")
+            width = u[l] if l < self.n_hidden else n_out
+            lat[l] = [self._layer(l, init.glorot(f"t{k}/U{l + 1}_from{j}",
+                                                 self._kernel_shape(l, u[l - 1], width)),
+                                  np.zeros(width, np.float32), k, None,
+                                  f"lateral{k}_{l + 1}_from{j}")
                       for j in range(1, k)]
         self.laterals[k] = lat
 
-    def layers_for(self, k: int) -> List[DenDense]:
+    def layers_for(self, k: int) -> List:
         """Column 1..k's layers in `column_forward(k)`'s order."""
         out = []
         for j in range(1, k + 1):
@@ -140,14 +235,19 @@ class Progressive(Method):
         return out
 
     def forward_for(self, k):
-        return column_forward(k, self.n_hidden)
+        if self.conv is None:
+            return column_forward(k, self.n_hidden)
+        blocks = tuple((b.padding, b.pool, b.pool_stride) for b in self.conv.convs)
+        return conv_column_forward(k, tuple(self.image_shape), blocks, len(self.conv.fc),
+                                   not self.config.xla)
 
     def n_params(self) -> int:
         """Every column's weights and biases, every head, every lateral weight."""
+        size = lambda l: int(np.prod(l.kernel.shape))
         n = 0
         for k, cols in self.columns.items():
-            n += sum(l.n_in * l.n_out + l.n_out for l in cols + [self.heads[k]])
-            n += sum(l.n_in * l.n_out for lats in self.laterals[k].values() for l in lats)
+            n += sum(size(l) + l.n_out for l in cols + [self.heads[k]])
+            n += sum(size(l) for lats in self.laterals[k].values() for l in lats)
         return int(n)
 
     def sizes(self) -> List[int]:
@@ -155,7 +255,31 @@ class Progressive(Method):
         return [n * len(self.columns) for n in self.units]
 
     def stamp(self, k) -> List[int]:
-        return [self.config.dims[0]] + [n * k for n in self.units] + [self.config.dims[-1]]
+        return [self.input_shape()[0]] + [n * k for n in self.units] + [self.n_outputs(k)]
+
+    # ----------------------------------------------------------------- checkpoints
+    def checkpoint_layers(self) -> dict:
+        out = {}
+        for k in sorted(self.columns):
+            out.update({layer.name: layer for layer in self.columns[k]})
+            out[f"head{k}"] = self.heads[k]
+            out.update({layer.name: layer for lats in self.laterals[k].values()
+                        for layer in lats})
+        return out
+
+    def restore_layers(self, layers, input_size, image_shape) -> None:
+        tasks = sorted(int(name[4:]) for name in layers if name.startswith("head"))
+        for k in tasks:
+            self.columns[k] = [layers[f"column{k}_layer{l + 1}"] for l in range(self.n_hidden)]
+            self.heads[k] = layers[f"head{k}"]
+            self.laterals[k] = {l: [layers[f"lateral{k}_{l + 1}_from{j}"] for j in range(1, k)]
+                                for l in range(1, self.n_hidden + 1)}
+
+    def export_parts(self):
+        tasks = sorted(self.columns)
+        return export.layer_parts([self.layers_for(k) for k in tasks],
+                                  [self.forward_for(k) for k in tasks],
+                                  [self.stamps[k] for k in tasks], self.input_shape()[0])
 
 
 METHOD = Progressive

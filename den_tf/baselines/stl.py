@@ -11,6 +11,8 @@ from __future__ import annotations
 from typing import Dict, List
 
 from den_tf.baselines.base import Method
+from den_tf.io import export
+from den_tf.learner.frame import network_from_layers, network_layers
 from den_tf.model.network import DENNetwork
 
 
@@ -27,7 +29,7 @@ class STL(Method):
         return "stl: a separate base network (hidden layers and head) per task"
 
     def begin_task(self, t, data) -> None:
-        self.networks[t] = DENNetwork.create(self.config.dims, self.init, t)
+        self.networks[t] = self.new_network(t)
 
     def trainable(self, t) -> list:
         layers = self.networks[t].layers_for(t)
@@ -37,6 +39,9 @@ class STL(Method):
 
     def params_for(self, t) -> list:
         return self.networks[t].params_for(t)
+
+    def forward_for(self, t):
+        return self.networks[t].forward
 
     def n_params(self) -> int:
         """Every task's network, head included."""
@@ -48,7 +53,25 @@ class STL(Method):
 
     def stamp(self, t) -> List[int]:
         net = self.networks[t]
-        return [net.input_size] + net.sizes() + [self.config.dims[-1]]
+        return [net.input_size] + net.sizes() + [self.n_outputs(t)]
+
+    # ----------------------------------------------------------------- checkpoints
+    def checkpoint_layers(self) -> dict:
+        out = {}
+        for t, net in sorted(self.networks.items()):
+            out.update(network_layers(net, prefix=f"t{t}_"))
+        return out
+
+    def restore_layers(self, layers, input_size, image_shape) -> None:
+        tasks = sorted({int(name[1:].split("_", 1)[0]) for name in layers})
+        self.networks = {t: network_from_layers(self.config, layers, input_size, image_shape,
+                                                prefix=f"t{t}_") for t in tasks}
+
+    def export_parts(self):
+        tasks = sorted(self.networks)
+        return export.layer_parts([self.networks[t].layers_for(t) for t in tasks],
+                                  [self.networks[t].forward for t in tasks],
+                                  [self.stamps[t] for t in tasks], self.input_shape()[0])
 
 
 METHOD = STL

@@ -10,8 +10,10 @@ channel-last, one-hot labels, TF1's split: validation = the first 5000 training 
 | `cifar10` | `cifar-10-python.tar.gz` or `cifar-10-batches-py/` | tensorflow-datasets' download manager (the python archive), else tfds.load |
 | `cifar100` | `cifar-100-python.tar.gz` or `cifar-100-python/` | the same |
 
-`make_stream(data, kind, n_tasks, task_seed)` gives the task stream (`permuted`,
-`split`, `rotated`; see `den_tf.datasets.streams`).
+`make_stream(data, kind, n_tasks, task_seed)` gives a built-in task stream (`permuted`,
+`split`, `rotated`; see `den_tf.datasets.streams`); `from_arrays`, `from_datasets` and
+`split_classes` make one from your own data (den_tf.datasets.user), every input checked
+(den_tf.datasets.checks).
 
 Imports: den_tf.errors.
 """
@@ -28,16 +30,20 @@ from den_tf.datasets.base import (
     to_float,
 )
 from den_tf.datasets.streams import (
+    CLASS_ORDERS,
     TASK_STREAMS,
     RotatedTasks,
+    SavedTasks,
     SplitTasks,
     Task,
+    Tasks,
     TaskSet,
     TaskStream,
     make_stream,
     make_tasks,
 )
 from den_tf.datasets.transforms import Identity, Permute, Rotate, Transform
+from den_tf.datasets.user import from_arrays, from_datasets, split_classes
 from den_tf.errors import ConfigError
 
 # With TensorFlow, imported when first used: a task's resident tensors.
@@ -63,7 +69,7 @@ def load_dataset(name: str, data_dir: str = "", download: bool = True) -> ImageD
     return load_cifar(name, data_dir, download)
 
 
-__all__ = ["Task", "Transform", "Identity", "Permute", "Rotate", "TaskTensors", "resident", "DATASETS", "DEFAULT_DATA_DIRS", "TASK_STREAMS", "VALIDATION_SIZE", "ImageData",
+__all__ = ["Tasks", "SavedTasks", "from_arrays", "from_datasets", "split_classes", "CLASS_ORDERS", "Task", "Transform", "Identity", "Permute", "Rotate", "TaskTensors", "resident", "DATASETS", "DEFAULT_DATA_DIRS", "TASK_STREAMS", "VALIDATION_SIZE", "ImageData",
            "MnistData", "RotatedTasks", "Split", "SplitTasks", "TaskSet", "TaskStream",
            "load_dataset", "make_stream", "make_tasks", "reachable",
            "to_float"]

@@ -1,9 +1,13 @@
 """The data container every data set loads into, and what its readers share.
 
-* `Split`: one part of a data set, pixels as uint8 [n, H*W*C] flattened channel-last
-  (row, column, channel; C = 1 for the MNIST family, 3 for CIFAR) and one-hot float32
-  labels [n, n_classes]. Pixels stay uint8 where they are resident (a quarter of the
-  memory of float32) and become TF1's float32 values where they are used (`to_float`).
+* `Split`: one part of a data set, pixels [n, H*W*C] flattened channel-last (row,
+  column, channel; C = 1 for the MNIST family, 3 for CIFAR) and one-hot float32 labels
+  [n, n_classes].
+* The pixel rule, one for training, validation and test alike: pixels are uint8 (0..255;
+  the built-in data sets, kept so where they are resident, a quarter of the memory of
+  float32) or float32 in [0, 1]. `to_float` gives the network's float32 values: uint8
+  times float32(1/255), TF1's; float32 as they are (never scaled twice).
+  `den_tf.datasets.checks` refuses anything else when a stream is built.
 * `ImageData`: train / validation / test splits with the image shape and the data set's
   name. `MnistData` is the same class (the name the permuted-MNIST code has always used).
 * `reachable`: the quick connection check every download route makes first, so that a
@@ -28,12 +32,18 @@ PIXEL_SCALE = np.float32(1.0 / 255.0)
 
 
 def to_float(pixels):
-    """TF1's pixel values: numpy.multiply(images.astype(float32), 1.0 / 255.0), i.e. the
-    uint8 value times float32(1/255) (works on numpy arrays and tensors alike)."""
+    """The network's float32 pixel values (the pixel rule, module docstring): uint8
+    pixels as TF1 made them, numpy.multiply(images.astype(float32), 1.0 / 255.0), i.e.
+    the value times float32(1/255); float pixels (already in [0, 1]) as float32,
+    unscaled. Works on numpy arrays and tensors alike."""
     if isinstance(pixels, np.ndarray):
-        return pixels.astype(np.float32) * PIXEL_SCALE
+        if pixels.dtype == np.uint8:
+            return pixels.astype(np.float32) * PIXEL_SCALE
+        return pixels.astype(np.float32, copy=False)
     import tensorflow as tf
-    return tf.cast(pixels, tf.float32) * PIXEL_SCALE
+    if pixels.dtype == tf.uint8:
+        return tf.cast(pixels, tf.float32) * PIXEL_SCALE
+    return tf.cast(pixels, tf.float32)
 
 
 def one_hot(labels: np.ndarray, n_classes: int) -> np.ndarray:

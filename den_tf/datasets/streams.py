@@ -48,7 +48,7 @@ The built-in streams:
 from __future__ import annotations
 
 import dataclasses
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
@@ -80,15 +80,20 @@ class Task:
         labels are 0..len(classes)-1).
       index: per split, the indices (ascending) of its examples in `data`; None (or a
         split missing): every example of the split.
+      class_ids: what its outputs stand for, in output order, in the user's own labels
+        (default: `classes`): what `predict` answers and the SavedModel records.
     """
 
     data: ImageData
     transform: Transform
     classes: np.ndarray
     index: Optional[Dict[str, np.ndarray]] = None
+    class_ids: Optional[np.ndarray] = None
 
     def __post_init__(self):
         self.classes = np.asarray(self.classes, np.int64)
+        self.class_ids = (self.classes.copy() if self.class_ids is None
+                          else np.asarray(self.class_ids, np.int64))
 
     @property
     def n_outputs(self) -> int:
@@ -173,6 +178,24 @@ class TaskStream:
     def classes(self, t: int) -> np.ndarray:
         return self.task(t).classes
 
+    def class_ids(self, t: int) -> np.ndarray:
+        """What task t's outputs stand for, in output order (the user's label ids)."""
+        return self.task(t).class_ids
+
+    @property
+    def pool(self) -> int:
+        """Training examples of task 1's data set: what minibatches are drawn from by
+        default (a task of its own examples draws among them)."""
+        return len(self.data.train)
+
+    @property
+    def input_size(self) -> int:
+        return self.data.input_size
+
+    @property
+    def image_shape(self):
+        return self.data.image_shape
+
     def n_train(self, t: int) -> int:
         return self.task(t).n_examples("train")
 
@@ -251,6 +274,60 @@ class RotatedTasks(TaskStream):
                       for a in self.angles]
 
 
+class Tasks(TaskStream):
+    """A stream of any `Task`s: the user's own (den_tf.datasets.user builds them).
+
+    Args:
+      tasks: the tasks, task 1 first (each with its own data, transform and classes).
+      seed: seeds `rng` (the duplicates' random biases of a run without train_seed, Q10).
+      kind: a name for the stream (results and log lines).
+    """
+
+    def __init__(self, tasks: List[Task], seed: int = 0, kind: str = "custom"):
+        if not tasks:
+            raise ValueError("a task stream needs at least one task")
+        self.tasks = list(tasks)
+        self.data = self.tasks[0].data
+        self.rng = np.random.RandomState(seed)
+        self.kind = kind
+
+
+class SavedTasks(TaskStream):
+    """The tasks a saved model learned, without their data (den_tf.io.checkpoint keeps
+    each task's transform, class ids and number of outputs): enough to predict and to
+    export; learning more needs the stream itself again."""
+
+    kind = "saved"
+
+    def __init__(self, described: List[dict], input_size: int, image_shape=None,
+                 pool: int = 0):
+        self.tasks = [Task(None, Transform.from_description(d["transform"], input_size),
+                           np.arange(int(d["n_outputs"])), class_ids=d["class_ids"])
+                      for d in described]
+        self.data = None
+        self.rng = np.random.RandomState(0)  # (restored from the checkpoint)
+        self._input = (int(input_size), None if image_shape is None else tuple(image_shape))
+        self._pool = int(pool)
+
+    @property
+    def pool(self) -> int:
+        return self._pool
+
+    @property
+    def input_size(self) -> int:
+        return self._input[0]
+
+    @property
+    def image_shape(self):
+        return self._input[1]
+
+    def task_tensors(self, t: int):
+        raise ValueError(f"task {t}: a saved model holds no data; give the task stream "
+                         f"to learn or evaluate")
+
+    test_set = task_images = task_tensors
+
+
 # ----------------------------------------------------------------------------- factory
 def task_permutations(n_tasks: int, seed: int = 1004, n_pixels: int = 784):
     """Pixel permutation of every task, and the RandomState after drawing them.
@@ -287,12 +364,14 @@ def rotation_angles(n_tasks: int) -> List[float]:
 
 
 def make_stream(data: ImageData, kind: str = "permuted", n_tasks: int = 10,
-                task_seed: int = 1004, class_order: str = "ascending") -> TaskStream:
+                task_seed: int = 1004, class_order: str = "ascending",
+                groups: Optional[Sequence[Sequence[int]]] = None) -> TaskStream:
     """The task stream `kind` of n_tasks tasks on `data` (module docstring).
 
     task_seed seeds the task RandomState: the permutations (permuted), the class order
     (split, class_order="shuffled"); every stream's `rng` then goes on to draw the
-    duplicates' biases when the run has no train_seed (Q10).
+    duplicates' biases when the run has no train_seed (Q10). `groups` (split): the
+    classes of each task, explicitly (any sizes; n_tasks is their number).
     """
     if kind not in TASK_STREAMS:
         raise ConfigError(f"--tasks={kind}: must be one of {', '.join(TASK_STREAMS)}")
@@ -304,17 +383,25 @@ def make_stream(data: ImageData, kind: str = "permuted", n_tasks: int = 10,
     if kind == "split":
         if class_order not in CLASS_ORDERS:
             raise ValueError(f"class_order must be one of {CLASS_ORDERS}")
+        if groups:
+            return SplitTasks(data, [np.asarray(g, np.int64) for g in groups], rng)
         order = rng.permutation(data.n_classes) if class_order == "shuffled" else None
         return SplitTasks(data, class_groups(data.n_classes, n_tasks, order), rng)
     return RotatedTasks(data, rotation_angles(n_tasks), rng)
 
 
-def check_stream(stream: TaskStream, head_size: int, batch_size: int) -> None:
+def check_stream(stream: TaskStream, head_size: int, batch_size: int,
+                 varying: bool = False) -> None:
     """Raises ConfigError unless every task's head has `head_size` outputs (the last
-    --dims size) and `batch_size` examples fit in every task's training set."""
+    --dims size; `varying`: at most that, and the widest exactly) and `batch_size`
+    examples fit in every task's training set."""
+    sizes = [stream.n_outputs(t) for t in range(1, stream.n_tasks + 1)]
+    if varying and max(sizes) != head_size:
+        raise ConfigError(f"--dims: the last size {head_size} must be the widest task's "
+                          f"number of classes {max(sizes)}")
     for t in range(1, stream.n_tasks + 1):
         n_out = stream.n_outputs(t)
-        if n_out != head_size:
+        if n_out != head_size and not varying:
             raise ConfigError(
                 f"--dims: the last size {head_size} must equal task {t}'s number of classes "
                 f"{n_out} (--tasks={stream.kind}; with split, --n_classes and the last "

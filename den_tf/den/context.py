@@ -29,6 +29,7 @@ class PhaseContext:
     callbacks: Sequence = ()
     paper: Sequence[str] = ()  # departures done as the paper says (config.PAPER_SWITCHES)
     spl_thr_conv: Optional[float] = None  # split threshold of conv layers (None: spl_thr)
+    n_outputs: Optional[int] = None  # the task's head size (None: the previous head's)
     results: Dict[str, PhaseResult] = dataclasses.field(default_factory=dict)
     last_runner: Optional[PhaseRunner] = None
 

@@ -53,7 +53,8 @@ def head_spec(net: DENNetwork, task: int, max_iter: int, paper_q4: bool = False)
 def train_new_head(ctx: PhaseContext) -> PhaseResult:
     """Step 1: a new glorot head for the task, trained alone."""
     net, t = ctx.network, ctx.task
-    rows, n_out = net.hidden[-1].n_out, net.heads[t - 1].n_out
+    rows = net.hidden[-1].n_out
+    n_out = ctx.n_outputs if ctx.n_outputs is not None else net.heads[t - 1].n_out
     net.add_head(t, ctx.init.glorot(f"t{t}/head_W", (rows, n_out)),
                  ctx.init.bias(f"t{t}/head_b", (n_out,)))
     return ctx.run(head_spec(net, t, ctx.hyper.max_iter, ctx.follows_paper("Q4")))

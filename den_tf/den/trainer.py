@@ -104,10 +104,11 @@ class DENTrainer(Learner):
                  log: Optional[Callable[[str], None]] = None,
                  callbacks: Sequence = ()):
         super().__init__(config, tasks, log, callbacks)
-        n_train = len(tasks.data.train)
+        n_train = tasks.pool
         self.hyper = Hyper.from_config(config, n_train)
         self.batches = batches or RandomBatches(n_train, config.batch_size,
                                                 config.train_seed, config.xla)
+        self.batches_pool = n_train  # the examples self.batches draws from by default
         self.init = init or default_init(config, tasks)
         self.network: Optional[DENNetwork] = None
 
@@ -141,6 +142,11 @@ class DENTrainer(Learner):
     def sparsity(self, t: int) -> float:
         return self.network.sparsity(t)
 
+    def generators(self) -> dict:
+        if isinstance(self.batches, RandomBatches):
+            return {"batch_generator": self.batches.generator}
+        return {}
+
     def end_of_task(self, t: int) -> None:
         for layer in self.network.layers_for(t):
             layer.freeze()
@@ -158,16 +164,18 @@ class DENTrainer(Learner):
         cfg = self.config
         start = self.start_task(t)
         data = self.task_tensors(t)
+        n_out = self.tasks.n_outputs(t)  # the task's own classes
         if t == 1:  # the architecture's network (den_tf.model.archs; the MLP of dims by default)
-            self.network = archs.build_for(cfg, self.init, self.tasks.data, t)
+            self.network = archs.build_for(cfg, self.init, self.tasks.data, t, n_out)
         net = self.network
         hyper = dataclasses.replace(self.hyper, n_train=data.n_train)
         # a class-split task draws its minibatches among its own examples
-        batches = self.batches if data.train_index is None else TaskPool(self.batches,
-                                                                          data.n_train)
+        # a task of its own examples (a class split, a user's task) draws among them
+        own = data.train_index is not None or data.n_train != self.batches_pool
+        batches = TaskPool(self.batches, data.n_train) if own else self.batches
         ctx = PhaseContext(t, net, hyper, data, batches, self.init, self.log,
                            cfg.xla, cfg.ex_k, cfg.loss_thr, cfg.spl_thr, self.callbacks,
-                           paper=cfg.paper, spl_thr_conv=cfg.spl_thr_conv)
+                           paper=cfg.paper, spl_thr_conv=cfg.spl_thr_conv, n_outputs=n_out)
         n = net.n_hidden
         kept, dup, cand = [0] * n, [0] * n, [0] * n
         pruned, split_units, selection = [[] for _ in range(n)], [[] for _ in range(n)], []

@@ -3,8 +3,12 @@
 Continual-learning figures, as Avalanche / FACIL / Mammoth report them:
 R[i][j] = AUROC of task j after learning task i (j <= i; None above the diagonal), the
 same matrix for top-1 accuracy, their averages after each task, backward transfer
-BWT = mean over j < T of (R[T][j] - R[j][j]) (negative: forgetting), capacity and units
-per layer after every task, sparsity, and time per phase.
+BWT = mean over j < T of (R[T][j] - R[j][j]) (negative: forgetting), per-task
+forgetting (Chaudhry et al. 2018: task j's largest drop from its best figure before the
+last task, max over j <= i < T of R[i][j] - R[T][j]; and its drop from right after it
+was learned, R[j][j] - R[T][j]), the figure of each task right after learning it
+(R[j][j]), capacity and units per layer after every task, sparsity, and time per phase.
+Each "metrics" entry is given for AUROC and for accuracy.
 """
 
 from __future__ import annotations
@@ -30,6 +34,41 @@ def backward_transfer(matrix) -> Optional[float]:
     if any(a is None or b is None for a, b in pairs):
         return None
     return float(np.mean([a - b for a, b in pairs]))
+
+
+def forgetting(matrix) -> dict:
+    """Per task j < T: "max": the largest drop from its best figure before the last task
+    (max over j <= i < T of R[i][j] - R[T][j]); "end": its drop from right after it was
+    learned (R[j][j] - R[T][j]); their means over j < T ("mean_max", "mean_end"). None
+    where a figure is missing (MTL)."""
+    t = len(matrix)
+    out = {"max": [], "end": [], "mean_max": None, "mean_end": None}
+    if t < 2:
+        return out
+    for j in range(t - 1):
+        col = [matrix[i][j] for i in range(j, t)]
+        if any(x is None for x in col):
+            out["max"].append(None)
+            out["end"].append(None)
+            continue
+        out["max"].append(float(max(col[:-1]) - col[-1]))
+        out["end"].append(float(col[0] - col[-1]))
+    for key in ("max", "end"):
+        out[f"mean_{key}"] = _mean(out[key])
+    return out
+
+
+def just_learned(matrix) -> List[Optional[float]]:
+    """R[j][j]: every task's figure right after it was learned."""
+    return [matrix[j][j] if j < len(matrix[j]) else None for j in range(len(matrix))]
+
+
+def metrics(matrix) -> dict:
+    """The figures the field reports, from one matrix (AUROC or accuracy)."""
+    avg = [_mean(row) for row in matrix]
+    return {"final_average": avg[-1] if avg else None, "average": avg,
+            "bwt": backward_transfer(matrix), "forgetting": forgetting(matrix),
+            "just_learned": just_learned(matrix)}
 
 
 def _mean(row) -> Optional[float]:
@@ -65,6 +104,7 @@ def build(trainer, wall_s: float, extra: Optional[dict] = None) -> dict:
         "final_avg_perf": avg[-1] if avg else None,
         "bwt_auroc": backward_transfer(auroc),
         "bwt_accuracy": backward_transfer(acc),
+        "metrics": {"auroc": metrics(auroc), "accuracy": metrics(acc)},
         "capacity": [r.capacity for r in trainer.records],
         "units_per_layer": [r.sizes for r in trainer.records],
         "sparsity": [r.sparsity for r in trainer.records],

@@ -5,7 +5,8 @@ the SavedModel export, the progress bar, TensorBoard summaries and the figures.
 * `logfile`: `Log`, where the log is written (stdout and the log file);
 * `checkpoint`: per-task checkpoints, atomic, and reading them back;
 * `export`: the SavedModel that serves raw images per task;
-* `progress`, `tensorboard`: callbacks that watch a run;
+* `progress`, `tensorboard`, `csvlog`: callbacks that watch a run (a progress bar,
+  TensorBoard summaries, a CSV row per evaluated task);
 * `figures`: the results figure (matplotlib, optional).
 
 Imports: den_tf.errors, den_tf.config, den_tf.model, den_tf.datasets,
@@ -17,5 +18,7 @@ from den_tf._lazy import exports
 __getattr__, __dir__ = exports(__name__, {
     "Log": ".logfile", "pyplot": ".figures", "png_bytes": ".figures",
     "figure_png": ".figures", "ProgressBar": ".progress", "TensorBoard": ".tensorboard",
+    "CSVLogger": ".csvlog",
 })
-__all__ = ["Log", "pyplot", "png_bytes", "figure_png", "ProgressBar", "TensorBoard"]
+__all__ = ["Log", "pyplot", "png_bytes", "figure_png", "ProgressBar", "TensorBoard",
+           "CSVLogger"]

@@ -1,12 +1,16 @@
-"""Per-task checkpoints of a whole run, and resuming from them.
+"""Per-task checkpoints of a whole run, and resuming from them, for DEN and the
+baselines alike (den_tf.learner: every method names its layers and extra state).
 
 After every task, `save` writes `CHECKPOINT_DIR/task-NNN/`: every weight and bias of the
-network and the state of the minibatch generator (`tf.train.Checkpoint`), and
-`state.json` with what is not a tensor: every hidden layer's kind (dense or conv), kernel
-shape, settings (padding, rows per input unit) and unit births, heads' shapes, the image
-shape, timestamps, the task counter, the numpy RandomStates (weight initialisation,
-duplicate biases), the per-task records and evaluations, and the settings of the run.
-The architecture's forward pass and base size come from the settings (den_tf.model.archs).
+method's layers and the state of its minibatch generators (`tf.train.Checkpoint`),
+`extra.npz` with the method's other arrays (EWC's Fisher sums), and `state.json` with
+what is not a tensor: every layer's name, kind (dense or conv), kernel shape, settings
+(padding, rows per input unit) and unit births, the image shape, timestamps, the task
+counter, the numpy RandomStates (weight initialisation, duplicate biases), the per-task
+records and evaluations, what each learned task's outputs stand for (its input
+transform and class ids: enough to predict and export without the data), and the
+settings of the run. The architecture's forward pass and base size come from the
+settings (den_tf.model.archs).
 
 Writing is atomic: the folder is written under a temporary name, flushed to disk, then
 renamed; only then does the `LATEST` file (itself replaced atomically) point at it. A
@@ -25,39 +29,35 @@ import tempfile
 import numpy as np
 import tensorflow as tf
 
-from den_tf.config import DENConfig
-from den_tf.engine.randomness import RandomBatches, RandomInit
+from den_tf.config import BaselineConfig, DENConfig
+from den_tf.engine.randomness import RandomInit
 from den_tf.errors import CheckpointError
 from den_tf.evaluation.scoring import TaskScore
 from den_tf.io import files
-from den_tf.model import archs
 from den_tf.model.conv import DenConv2D
 from den_tf.model.layers import DenDense
-from den_tf.model.network import DENNetwork
 
 LATEST = "LATEST"
 STATE = "state.json"
 WEIGHTS = "weights"
-FORMAT = 2  # 2: task_seed and train_seed replace seed
+EXTRA = "extra.npz"
+FORMAT = 3  # 2: task_seed and train_seed replace seed; 3: named layers of any method
 # Settings that may differ between a run and its resumption.
 FREE = ("checkpoint_dir", "n_tasks", "xla", "allow_tf32")
 LAYER_KINDS = {cls.KIND: cls for cls in (DenDense, DenConv2D)}
 
 
-def _layer_state(layer) -> dict:
+def layer_state(layer) -> dict:
     return {"n_in": layer.n_in, "kind": layer.KIND, "shape": list(layer.kernel.shape),
             "options": layer.options(), "birth": layer.birth.tolist()}
 
 
-def _empty_layer(h: dict, name: str):
-    """A hidden layer of the recorded kind and shape, zeros (the weights are read next).
-    A state without "kind" is a dense layer of [n_in, units] (the first checkpoints)."""
+def empty_layer(h: dict, name: str):
+    """A layer of the recorded kind and shape, zeros (the weights are read next)."""
     births = np.asarray(h["birth"], np.int64)
-    shape = h.get("shape", [h["n_in"], len(births)])
-    options = h.get("options", {"activation": "relu"})
-    return LAYER_KINDS[h.get("kind", "dense")](np.zeros(shape, np.float32),
-                                               np.zeros(len(births), np.float32), births,
-                                               name=name, **options)
+    return LAYER_KINDS[h["kind"]](np.zeros(h["shape"], np.float32),
+                                  np.zeros(len(births), np.float32), births, name=name,
+                                  **h["options"])
 
 
 def _rng_state(rng: np.random.RandomState) -> list:
@@ -70,14 +70,11 @@ def _set_rng(rng: np.random.RandomState, state: list) -> None:
     rng.set_state((name, np.asarray(keys, np.uint32), pos, has_gauss, cached))
 
 
-def _trackables(net: DENNetwork, batches) -> dict:
+def _trackables(layers: dict, generators: dict) -> dict:
     out = {}
-    for i, layer in enumerate(net.hidden):
-        out[f"hidden{i + 1}_kernel"], out[f"hidden{i + 1}_bias"] = layer.kernel, layer.bias
-    for t, head in sorted(net.heads.items()):
-        out[f"head{t}_kernel"], out[f"head{t}_bias"] = head.kernel, head.bias
-    if isinstance(batches, RandomBatches):
-        out["batch_generator"] = batches.generator
+    for name, layer in layers.items():
+        out[f"{name}_kernel"], out[f"{name}_bias"] = layer.kernel, layer.bias
+    out.update(generators)
     return out
 
 
@@ -88,31 +85,49 @@ def _fsync_tree(path: str) -> None:
                 os.fsync(fh.fileno())
 
 
-def save(trainer, directory: str) -> str:
+def task_descriptions(learner) -> list:
+    """What each learned task's outputs stand for: its input transform, class ids and
+    number of outputs (predict and export need nothing else of the data)."""
+    tasks = learner.tasks
+    return [{"transform": tasks.transform(t).describe(),
+             "class_ids": [int(c) for c in tasks.class_ids(t)],
+             "n_outputs": int(tasks.n_outputs(t))} for t in range(1, learner.done + 1)]
+
+
+def save(learner, directory: str) -> str:
     """Writes the checkpoint of the tasks learned so far; returns its folder."""
-    if not isinstance(trainer.init, RandomInit):
+    if not isinstance(learner.init, RandomInit):
         raise CheckpointError("checkpoints need the default (random) initialiser")
-    net, t = trainer.network, trainer.done
+    t = learner.done
+    layers = learner.checkpoint_layers()
     os.makedirs(directory, exist_ok=True)
     final = os.path.join(directory, f"task-{t:03d}")
     tmp = tempfile.mkdtemp(prefix=f".task-{t:03d}-", dir=directory)
     try:
-        tf.train.Checkpoint(**_trackables(net, trainer.batches)).write(os.path.join(tmp, WEIGHTS))
+        tf.train.Checkpoint(**_trackables(layers, learner.generators())).write(
+            os.path.join(tmp, WEIGHTS))
+        extra = learner.checkpoint_extra()
+        if extra:
+            np.savez(os.path.join(tmp, EXTRA), **extra)
+        shape = learner.input_shape()
         state = {
             "format": FORMAT,
+            "method": learner.name,
             "tasks_learned": t,
-            "config": dataclasses.asdict(trainer.config),
+            "config": dataclasses.asdict(learner.config),
             "network": {
-                "input_size": net.input_size,
-                "image_shape": list(getattr(net, "image_shape", ()) or ()) or None,
-                "hidden": [_layer_state(l) for l in net.hidden],
-                "heads": {str(k): list(h.kernel.shape) for k, h in net.heads.items()},
-                "stamps": {str(k): v for k, v in net.stamps.items()},
+                "input_size": shape[0],
+                "image_shape": list(shape[1]) if shape[1] is not None else None,
+                "layers": {name: layer_state(layer) for name, layer in layers.items()},
+                "stamps": {str(k): v for k, v in learner.stamps.items()},
             },
-            "init_rng": _rng_state(trainer.init.rng),
-            "duplicate_rng": _rng_state(trainer.init.dup_rng),
-            "records": [dataclasses.asdict(r) for r in trainer.records],
-            "scores": [[dataclasses.asdict(s) for s in row] for row in trainer.scores],
+            "generators": sorted(learner.generators()),
+            "init_rng": _rng_state(learner.init.rng),
+            "duplicate_rng": _rng_state(learner.init.dup_rng),
+            "records": [dataclasses.asdict(r) for r in learner.records],
+            "scores": [[dataclasses.asdict(s) for s in row] for row in learner.scores],
+            "tasks": task_descriptions(learner),
+            "pool": int(learner.batches_pool),
         }
         with open(os.path.join(tmp, STATE), "w") as f:
             json.dump(state, f)
@@ -155,20 +170,29 @@ def read_state(folder: str) -> dict:
         raise CheckpointError(f"{os.path.join(folder, STATE)}: unreadable ({e})") from None
     if state.get("format") != FORMAT:
         raise CheckpointError(f"{folder}: checkpoint format {state.get('format')} is not "
-                              f"{FORMAT}")
+                              f"{FORMAT} (written by another version of den_tf)")
     return state
 
 
-def saved_config(folder: str) -> DENConfig:
-    c = read_state(folder)["config"]
+def config_of(state: dict) -> DENConfig:
+    """The settings a checkpoint's state recorded (a BaselineConfig for a baseline)."""
+    c = dict(state["config"])
     c["dims"] = tuple(c["dims"])
     c["paper"] = tuple(c.get("paper", ()))
-    return DENConfig(**c)
+    return BaselineConfig(**c) if "method" in c else DENConfig(**c)
+
+
+def saved_config(folder: str) -> DENConfig:
+    return config_of(read_state(folder))
 
 
 def check_compatible(saved: DENConfig, config: DENConfig) -> None:
     """Raises CheckpointError when a setting that shapes the run differs."""
-    for f in dataclasses.fields(DENConfig):
+    if type(saved) is not type(config) or getattr(saved, "method", "den") != getattr(
+            config, "method", "den"):
+        raise CheckpointError(f"--method={getattr(config, 'method', 'den')} differs from "
+                              f"the checkpoint's {getattr(saved, 'method', 'den')}")
+    for f in dataclasses.fields(saved):
         if f.name in FREE and not (f.name == "n_tasks" and saved.task_stream == "rotated"):
             continue  # (a rotated stream's angles depend on the number of tasks)
         a, b = getattr(saved, f.name), getattr(config, f.name)
@@ -178,32 +202,37 @@ def check_compatible(saved: DENConfig, config: DENConfig) -> None:
                 f"same settings")
 
 
-def restore_into(trainer, folder: str):
-    """Puts `trainer` (a new DEN trainer made with the run's config and task stream,
-    den_tf.api.restore) in the state the checkpoint in `folder` recorded; returns it."""
-    config = trainer.config
+def restore_into(learner, folder: str, check: bool = True):
+    """Puts `learner` (a new learner of the checkpoint's method, made with the run's
+    config and task stream: den_tf.api.restore) in the state the checkpoint in `folder`
+    recorded; returns it. `check`: refuse settings that differ from the checkpoint's."""
     state = read_state(folder)
-    check_compatible(saved_config(folder), config)
+    if check:
+        check_compatible(config_of(state), learner.config)
     n = state["network"]
     try:
-        hidden = [_empty_layer(h, f"layer{i + 1}") for i, h in enumerate(n["hidden"])]
+        layers = {name: empty_layer(h, name) for name, h in n["layers"].items()}
     except (KeyError, TypeError, ValueError) as e:
         raise CheckpointError(f"{folder}: unreadable network description ({e})") from None
-    net = archs.assemble(config, hidden, n["input_size"], n.get("image_shape"))
-    for k, shape in sorted(n["heads"].items(), key=lambda kv: int(kv[0])):
-        net.add_head(int(k), np.zeros(shape, np.float32), np.zeros(shape[1], np.float32))
-    net.stamps = {int(k): v for k, v in n["stamps"].items()}
+    image_shape = n.get("image_shape")
+    learner.restore_layers(layers, n["input_size"],
+                           None if image_shape is None else tuple(image_shape))
+    learner.stamps.update({int(k): v for k, v in n["stamps"].items()})
+    learner.prepare_generators(state.get("generators", []))
     try:
-        tf.train.Checkpoint(**_trackables(net, trainer.batches)).read(
+        tf.train.Checkpoint(**_trackables(layers, learner.generators())).read(
             os.path.join(folder, WEIGHTS)).assert_existing_objects_matched()
     except (tf.errors.OpError, AssertionError, ValueError) as e:
         raise CheckpointError(f"{folder}: weights unreadable ({str(e).splitlines()[0]})") from None
-    _set_rng(trainer.init.rng, state["init_rng"])
-    _set_rng(trainer.init.dup_rng, state["duplicate_rng"])
-    trainer.network = net
-    trainer.done = state["tasks_learned"]
-    trainer.records = [trainer.Record(**r) for r in state["records"]]
-    trainer.scores = [[TaskScore(**s) for s in row] for row in state["scores"]]
-    for layer in net.hidden + list(net.heads.values()):
+    extra_path = os.path.join(folder, EXTRA)
+    if os.path.exists(extra_path):
+        with np.load(extra_path) as z:
+            learner.restore_extra({k: z[k] for k in z.files})
+    _set_rng(learner.init.rng, state["init_rng"])
+    _set_rng(learner.init.dup_rng, state["duplicate_rng"])
+    learner.done = state["tasks_learned"]
+    learner.records = [learner.Record(**r) for r in state["records"]]
+    learner.scores = [[TaskScore(**s) for s in row] for row in state["scores"]]
+    for layer in layers.values():
         layer.freeze()
-    return trainer
+    return learner

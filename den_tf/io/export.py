@@ -40,7 +40,8 @@ added in den_tf.datasets.transforms only.
 
 from __future__ import annotations
 
-from typing import List, Sequence
+import dataclasses
+from typing import Callable, List, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -60,26 +61,80 @@ def task_transforms(tasks) -> List[Transform]:
     return [tasks.transform(t) for t in range(1, tasks.n_tasks + 1)]
 
 
-class _DENModule(tf.Module):
-    def __init__(self, network: DENNetwork, transforms: List[Transform]):
+@dataclasses.dataclass
+class ExportParts:
+    """What a SavedModel of a learner holds: `variables` (numpy arrays, each stored once),
+    and per task t (1-based, in order) `per_task[t - 1]`: [(variable index, shape)] of the
+    parameters its forward pass takes, in order (a shape smaller than the variable's is
+    its top-left slice: a timestamp's units, spec Q12), `forwards[t - 1]` its forward
+    pass, `stamps[t - 1]` its timestamp."""
+
+    variables: List[np.ndarray]
+    per_task: List[List[tuple]]
+    forwards: List[Callable]
+    stamps: List[List[int]]
+    input_size: int
+
+
+def network_parts(network: DENNetwork, stamps=None) -> ExportParts:
+    """ExportParts of a DENNetwork: the hidden layers once and every head, task t on its
+    timestamp's slices (the library's own slicing, network.params_for, so the export
+    cannot drift from training and evaluation)."""
+    stamps = network.stamps if stamps is None else stamps
+    tasks = sorted(stamps)
+    variables, per_task = [], []
+    for layer in network.hidden:
+        variables += [layer.kernel.numpy(), layer.bias.numpy()]
+    n_hidden = len(variables)
+    for i, t in enumerate(tasks):
+        head = network.heads[t]
+        variables += [head.kernel.numpy(), head.bias.numpy()]
+        shapes = [tuple(int(d) for d in p.shape) for p in network.params_for(t)]
+        index = list(range(n_hidden)) + [n_hidden + 2 * i, n_hidden + 2 * i + 1]
+        per_task.append(list(zip(index, shapes)))
+    return ExportParts(variables, per_task, [network.forward] * len(tasks),
+                       [list(stamps[t]) for t in tasks], network.input_size)
+
+
+def layer_parts(task_layers: Sequence[Sequence], forwards: Sequence[Callable],
+                stamps: Sequence[Sequence[int]], input_size: int) -> ExportParts:
+    """ExportParts of methods whose task t runs on whole layers `task_layers[t - 1]`
+    (a layer shared by several tasks is stored once: progressive's columns)."""
+    variables, seen, per_task = [], {}, []
+    for layers in task_layers:
+        index = []
+        for layer in layers:
+            for v in (layer.kernel, layer.bias):
+                if id(v) not in seen:
+                    seen[id(v)] = len(variables)
+                    variables.append(v.numpy())
+                index.append((seen[id(v)], tuple(int(d) for d in v.shape)))
+        per_task.append(index)
+    return ExportParts(variables, per_task, list(forwards), [list(s) for s in stamps],
+                       int(input_size))
+
+
+class _Module(tf.Module):
+    def __init__(self, parts: ExportParts, transforms: List[Transform], class_ids):
         super().__init__(name="den")
-        self.hidden_kernels = [tf.Variable(l.kernel.numpy(), trainable=False) for l in network.hidden]
-        self.hidden_biases = [tf.Variable(l.bias.numpy(), trainable=False) for l in network.hidden]
-        self.tasks = sorted(network.stamps)
-        self.head_kernels = [tf.Variable(network.heads[t].kernel.numpy(), trainable=False)
-                             for t in self.tasks]
-        self.head_biases = [tf.Variable(network.heads[t].bias.numpy(), trainable=False)
-                            for t in self.tasks]
-        self.stamps = [list(network.stamps[t]) for t in self.tasks]
-        # The shape of every parameter as task t runs on it: the library's own slicing
-        # (network.params_for), so the export cannot drift from training and evaluation.
-        self.shapes = [[tuple(int(d) for d in p.shape) for p in network.params_for(t)]
-                       for t in self.tasks]
-        self.input_size = network.input_size
-        self._forward = network.forward  # traced into the graph: no den_tf needed to load
+        self.weights = [tf.Variable(v, trainable=False) for v in parts.variables]
+        self.per_task = parts.per_task
+        self.forwards = parts.forwards  # traced into the graph: no den_tf needed to load
+        self.input_size = parts.input_size
         self.transforms = transforms
+        n = len(parts.per_task)
         # What every task expects, readable by users of the loaded model.
-        self.timestamps = tf.Variable(np.asarray(self.stamps, np.int32), trainable=False)
+        width = max(1, max(len(c) for c in class_ids))
+        stamps = np.full((n, max(len(s) for s in parts.stamps)), -1, np.int32)
+        for i, st in enumerate(parts.stamps):
+            stamps[i, :len(st)] = st
+        self.timestamps = tf.Variable(stamps, trainable=False)
+        ids = np.full((n, width), -1, np.int32)
+        for i, c in enumerate(class_ids):
+            ids[i, :len(c)] = c
+        self.class_ids = tf.Variable(ids, trainable=False)
+        self.n_outputs = tf.Variable(np.asarray([len(c) for c in class_ids], np.int32),
+                                     trainable=False)
         self.transform_kinds = tf.Variable([tr.KIND for tr in transforms], trainable=False)
         self.field_names = []
         for cls in TRANSFORMS.values():
@@ -90,12 +145,13 @@ class _DENModule(tf.Module):
                 self.field_names.append(name)
 
     def _probabilities(self, i: int, x):
-        full = []
-        for k, b in zip(self.hidden_kernels, self.hidden_biases):
-            full += [k, b]
-        full += [self.head_kernels[i], self.head_biases[i]]
-        params = [v[tuple(slice(0, d) for d in shape)] for v, shape in zip(full, self.shapes[i])]
-        return tf.sigmoid(self._forward(params, x))
+        params = [self.weights[k][tuple(slice(0, d) for d in shape)]
+                  for k, shape in self.per_task[i]]
+        p = tf.sigmoid(self.forwards[i](params, x))
+        width = int(self.class_ids.shape[1])  # every branch the same width: padded
+        if int(p.shape[1]) < width:
+            p = tf.pad(p, [[0, 0], [0, width - int(p.shape[1])]], constant_values=-1.0)
+        return p
 
     def _raw_branch(self, i: int, images):
         row = {name: getattr(self, name)[i] for name in self.field_names}
@@ -103,10 +159,15 @@ class _DENModule(tf.Module):
 
     def _switch(self, branch, images, task_id):
         tf.debugging.assert_greater_equal(task_id, 1, message="task_id starts at 1")
-        tf.debugging.assert_less_equal(task_id, len(self.tasks),
+        tf.debugging.assert_less_equal(task_id, len(self.per_task),
                                        message="task_id above the number of tasks learned")
-        branches = [lambda i=i: branch(i, images) for i in range(len(self.tasks))]
-        return {"probabilities": tf.switch_case(task_id - 1, branches)}
+        branches = [lambda i=i: branch(i, images) for i in range(len(self.per_task))]
+        p = tf.switch_case(task_id - 1, branches)
+        k = tf.gather(self.n_outputs, task_id - 1)
+        ids = tf.gather(self.class_ids, task_id - 1)
+        scores = tf.where(tf.range(tf.shape(p)[1]) < k, p, -1.0)
+        return {"probabilities": p[:, :k],
+                "classes": tf.gather(ids, tf.argmax(scores, axis=1, output_type=tf.int32))}
 
     def serve(self, images, task_id):
         return self._switch(self._raw_branch, images, task_id)
@@ -115,28 +176,51 @@ class _DENModule(tf.Module):
         return self._switch(self._probabilities, images, task_id)
 
 
-def export(network: DENNetwork, path: str, transforms: Sequence[dict]) -> str:
-    """Writes the SavedModel of every task learned so far; returns path.
-
-    transforms: task t's input transform description in transforms[t - 1] (see the module
-    docstring), at least one per task learned.
-    """
-    n = len(network.stamps)
-    if sorted(network.stamps) != list(range(1, n + 1)):
-        raise ValueError(f"tasks learned must be 1..{n}, got {sorted(network.stamps)}")
+def _transforms(transforms: Sequence, n: int, input_size: int) -> List[Transform]:
     if len(transforms) < n:
         raise ValueError(f"{n} tasks learned but {len(transforms)} input transforms given")
     built = []
     for t, description in enumerate(transforms[:n], start=1):
         try:
-            built.append(make_transform(description, network.input_size))
+            built.append(make_transform(description, input_size))
         except ValueError as e:
             raise ValueError(f"task {t}: {e}") from None
-    module = _DENModule(network, built)
-    spec = [tf.TensorSpec([None, network.input_size], tf.float32, name="images"),
+    return built
+
+
+def write(parts: ExportParts, path: str, transforms: Sequence, class_ids=None) -> str:
+    """Writes the SavedModel of `parts` (every task learned); returns path. class_ids:
+    what each task's outputs stand for (default: 0..k-1)."""
+    n = len(parts.per_task)
+    built = _transforms(transforms, n, parts.input_size)
+    if class_ids is None:
+        class_ids = [list(range(int(p[-1][1][-1]))) for p in parts.per_task]
+    module = _Module(parts, built, [list(map(int, c)) for c in class_ids[:n]])
+    spec = [tf.TensorSpec([None, parts.input_size], tf.float32, name="images"),
             tf.TensorSpec([], tf.int32, name="task_id")]
     module.serving = tf.function(module.serve, input_signature=spec)
     module.transformed = tf.function(module.serve_transformed, input_signature=spec)
     tf.saved_model.save(module, path, signatures={"serving_default": module.serving,
                                                   "serve_transformed": module.transformed})
     return path
+
+
+def export(network: DENNetwork, path: str, transforms: Sequence, class_ids=None) -> str:
+    """Writes the SavedModel of every task a DEN network learned so far; returns path.
+
+    transforms: task t's input transform in transforms[t - 1] (see the module
+    docstring), at least one per task learned.
+    """
+    n = len(network.stamps)
+    if sorted(network.stamps) != list(range(1, n + 1)):
+        raise ValueError(f"tasks learned must be 1..{n}, got {sorted(network.stamps)}")
+    return write(network_parts(network), path, transforms, class_ids)
+
+
+def export_learner(learner, path: str) -> str:
+    """The SavedModel of any method (DEN or a baseline, den_tf.learner): its tasks'
+    transforms and class ids from its task stream."""
+    n = learner.done
+    tasks = learner.tasks
+    return write(learner.export_parts(), path, [tasks.transform(t) for t in range(1, n + 1)],
+                 [list(tasks.class_ids(t)) for t in range(1, n + 1)])

@@ -1,7 +1,7 @@
 """The results figure: `python -m den_tf.io.figures RESULTS.json [--out FIGURE.png]`.
 
-One PNG: the AUROC matrix (task j evaluated after learning task i) as a heat map, and
-the units of every hidden layer over tasks. Needs matplotlib (`pip install .[plot]`).
+One PNG: the AUROC and the accuracy matrices (task j evaluated after learning task i) as
+heat maps, and the units of every hidden layer over tasks. Needs matplotlib (`pip install .[plot]`).
 """
 
 from __future__ import annotations
@@ -34,30 +34,36 @@ def png_bytes(fig) -> bytes:
     return buf.getvalue()
 
 
+def _heat_map(fig, ax, matrix, what: str) -> None:
+    """The matrix of `what` (task j evaluated after learning task i) on `ax`."""
+    r = np.array([[np.nan if x is None else x for x in row] for row in matrix], float)
+    n = len(r)
+    lo = np.nanmin(r) if np.isfinite(r).any() else 0.0
+    im = ax.imshow(r, cmap="viridis", vmin=lo, vmax=1.0)
+    ax.set_title(f"{what} of task j (column) after learning task i (row)", fontsize=9)
+    ax.set_xlabel("evaluated task j")
+    ax.set_ylabel("after learning task i")
+    ax.set_xticks(range(n), [str(i + 1) for i in range(n)])
+    ax.set_yticks(range(n), [str(i + 1) for i in range(n)])
+    if n <= 12:
+        for i in range(n):
+            for j in [j for j in range(i + 1) if np.isfinite(r[i, j])]:
+                ax.text(j, i, f"{r[i, j]:.4f}"[1:], ha="center", va="center", fontsize=6,
+                        color="white" if r[i, j] < (lo + 1) / 2 else "black")
+    fig.colorbar(im, ax=ax, fraction=0.046)
+
+
 def figure_png(results: dict) -> bytes:
     """The figure as PNG bytes."""
     plt = pyplot()
 
-    r = np.array([[np.nan if x is None else x for x in row] for row in results["auroc_matrix"]])
     # Rows without figures (MTL before its joint training) are None: drawn as gaps.
     n_layers = max(len(u) for u in results["units_per_layer"] if u is not None)
     units = np.array([[np.nan] * n_layers if u is None else u
                       for u in results["units_per_layer"]], float)
-    n = len(r)
-    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4.6))
-    lo = np.nanmin(r) if np.isfinite(r).any() else 0.0
-    im = a.imshow(r, cmap="viridis", vmin=lo, vmax=1.0)
-    a.set_title("AUROC of task j (column) after learning task i (row)")
-    a.set_xlabel("evaluated task j")
-    a.set_ylabel("after learning task i")
-    a.set_xticks(range(n), [str(i + 1) for i in range(n)])
-    a.set_yticks(range(n), [str(i + 1) for i in range(n)])
-    if n <= 12:
-        for i in range(n):
-            for j in [j for j in range(i + 1) if np.isfinite(r[i, j])]:
-                a.text(j, i, f"{r[i, j]:.4f}"[1:], ha="center", va="center", fontsize=6,
-                       color="white" if r[i, j] < (lo + 1) / 2 else "black")
-    fig.colorbar(im, ax=a, fraction=0.046)
+    fig, (a, c, b) = plt.subplots(1, 3, figsize=(16, 4.6))
+    _heat_map(fig, a, results["auroc_matrix"], "AUROC")
+    _heat_map(fig, c, results.get("accuracy_matrix") or results["auroc_matrix"], "accuracy")
     tasks = np.arange(1, len(units) + 1)
     for layer in range(units.shape[1]):
         b.plot(tasks, units[:, layer], marker="o", label=f"hidden layer {layer + 1}")

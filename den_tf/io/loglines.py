@@ -96,4 +96,14 @@ def summary_lines(results: dict) -> List[str]:
     if results.get("bwt_auroc") is not None:
         lines.append(f"  backward transfer: AUROC {results['bwt_auroc']:+.4f}, "
                      f"accuracy {results['bwt_accuracy']:+.4f}")
+    m = results.get("metrics", {})
+    fa, fc = (m.get(k, {}).get("forgetting", {}) for k in ("auroc", "accuracy"))
+    if fa.get("mean_max") is not None and fc.get("mean_max") is not None:
+        lines.append(f"  forgetting (mean over tasks 1..T-1, largest drop from the best / "
+                     f"drop since learned): AUROC {fa['mean_max']:.4f} / "
+                     f"{fa['mean_end']:+.4f}, accuracy {fc['mean_max']:.4f} / "
+                     f"{fc['mean_end']:+.4f}")
+    if m.get("accuracy", {}).get("just_learned") and None not in m["accuracy"]["just_learned"]:
+        lines.append("  accuracy right after learning each task: "
+                     + " ".join(f"{x:.4f}" for x in m["accuracy"]["just_learned"]))
     return [ours(l) for l in lines]

@@ -29,7 +29,8 @@ import numpy as np
 from den_tf.engine.callbacks import call
 from den_tf.engine.runner import Hyper, PhaseResult, PhaseRunner, PhaseSpec
 from den_tf.evaluation.scoring import TaskScore, score_params
-from den_tf.io import loglines
+from den_tf.io import export, loglines
+from den_tf.model import archs
 from den_tf.model.forward import mlp_logits
 
 
@@ -198,6 +199,37 @@ class Learner:
         call(self.callbacks, "on_evaluation", self, upto, scores)
         return scores
 
+    # ----------------------------------------------------------------- checkpoints
+    # What den_tf.io.checkpoint saves and restores: the method's layers by name, its
+    # other arrays, its minibatch generators. The defaults are those of a method that
+    # holds one DENNetwork (`self.network`: DEN, dnn, l2, ewc, mtl).
+    def checkpoint_layers(self) -> Dict[str, object]:
+        return network_layers(self.network)
+
+    def restore_layers(self, layers: dict, input_size: int, image_shape) -> None:
+        self.network = network_from_layers(self.config, layers, input_size, image_shape)
+
+    def checkpoint_extra(self) -> Dict[str, np.ndarray]:
+        return {}
+
+    def restore_extra(self, arrays: Dict[str, np.ndarray]) -> None:
+        pass
+
+    def generators(self) -> dict:
+        """The tf.random.Generators whose state a checkpoint keeps, by name."""
+        return {}
+
+    def prepare_generators(self, names: Sequence[str]) -> None:
+        """Makes the generators a checkpoint names (before their state is read)."""
+
+    def export_parts(self):
+        """What a SavedModel of the method holds (den_tf.io.export.ExportParts)."""
+        return export.network_parts(self.network, self.stamps)
+
+    def input_shape(self):
+        """(input size, image shape (H, W, C) or None) of the tasks' images."""
+        return self.tasks.input_size, self.tasks.image_shape
+
     def validation_scores(self, upto: Optional[int] = None) -> List[TaskScore]:
         """Figures of tasks 1..upto on their VALIDATION sets (hyperparameter selection;
         nothing is logged)."""
@@ -207,3 +239,23 @@ class Learner:
             d = self.tasks.task_tensors(j)
             out.append(self.score(j, d.val_x, d.val_y))
         return out
+
+
+def network_layers(net, prefix: str = "") -> dict:
+    """A DENNetwork's layers by name: hidden1..L, head{t} (checkpoints)."""
+    out = {f"{prefix}hidden{i + 1}": layer for i, layer in enumerate(net.hidden)}
+    out.update({f"{prefix}head{t}": head for t, head in sorted(net.heads.items())})
+    return out
+
+
+def network_from_layers(config, layers: dict, input_size: int, image_shape,
+                        prefix: str = ""):
+    """The DENNetwork of `network_layers` (the architecture's forward pass and base size
+    from `config`, den_tf.model.archs)."""
+    n = sum(1 for k in layers if k.startswith(prefix + "hidden"))
+    hidden = [layers[f"{prefix}hidden{i + 1}"] for i in range(n)]
+    net = archs.assemble(config, hidden, input_size, image_shape)
+    for name, layer in layers.items():
+        if name.startswith(prefix + "head"):
+            net.heads[int(name[len(prefix) + 4:])] = layer
+    return net

@@ -37,7 +37,7 @@ from typing import Optional, Sequence, Tuple
 
 import tensorflow as tf
 
-from den_tf.model.forward import mlp_logits
+from den_tf.model.forward import mlp_features
 from den_tf.model.layers import DenLayer
 
 
@@ -140,6 +140,16 @@ class ConvForward:
     native_grads: bool = False
 
     def __call__(self, params: Sequence, x):
+        return tf.matmul(self.features(params[:-2], x), params[-2]) + params[-1]
+
+    def features(self, params: Sequence, x):
+        """The hidden layers (every convolution, the flatten, the dense relu layers) of
+        `params` without the head: what a head reads."""
+        h = self.flat_maps(params, x)
+        return mlp_features(params[2 * len(self.blocks):], h)
+
+    def flat_maps(self, params: Sequence, x):
+        """The convolutional blocks on images x, flattened channel-major."""
         h = tf.reshape(x, [-1] + [int(d) for d in self.image_shape])
         for i, (padding, pool, stride) in enumerate(self.blocks):
             h = tf.nn.relu(conv2d(h, params[2 * i], padding, self.native_grads)
@@ -147,5 +157,4 @@ class ConvForward:
             if pool:
                 h = tf.nn.max_pool2d(h, pool, stride, "SAME")
         n = int(h.shape[1]) * int(h.shape[2]) * int(h.shape[3])
-        h = tf.reshape(tf.transpose(h, [0, 3, 1, 2]), [-1, n])  # channel-major flatten
-        return mlp_logits(params[2 * len(self.blocks):], h)
+        return tf.reshape(tf.transpose(h, [0, 3, 1, 2]), [-1, n])  # channel-major flatten

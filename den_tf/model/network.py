@@ -46,8 +46,10 @@ class DENNetwork:
 
     # ----------------------------------------------------------------- building
     @classmethod
-    def create(cls, dims: Sequence[int], init, task: int = 1) -> "DENNetwork":
-        """A fresh network for dims [in, h1, ..., hL, out] with task 1's head.
+    def create(cls, dims: Sequence[int], init, task: int = 1,
+               n_out: Optional[int] = None) -> "DENNetwork":
+        """A fresh network for dims [in, h1, ..., hL, out] with task `task`'s head of
+        `n_out` outputs (default: the last dims size).
 
         Every weight is drawn by `init.glorot`, every bias by `init.bias` (spec Q2: glorot
         too, in the original)."""
@@ -57,8 +59,9 @@ class DENNetwork:
             b = init.bias(f"t{task}/b{i + 1}", (dims[i + 1],))
             hidden.append(DenDense(w, b, np.full(dims[i + 1], task), "relu", name=f"layer{i + 1}"))
         net = cls(hidden, input_size=dims[0], base_n_params=cls.base_params(dims))
-        w = init.glorot(f"t{task}/head_W", (dims[-2], dims[-1]))
-        b = init.bias(f"t{task}/head_b", (dims[-1],))
+        n_out = dims[-1] if n_out is None else int(n_out)
+        w = init.glorot(f"t{task}/head_W", (dims[-2], n_out))
+        b = init.bias(f"t{task}/head_b", (n_out,))
         net.add_head(task, w, b)
         return net
 

@@ -186,6 +186,33 @@ EWC_FISHER_CHUNK = 100
 EWC_BYTES = 24 + 8 + 4 + 2 * 4 * EWC_FISHER_CHUNK
 
 
+def conv_baseline_network(method: str, arch, image_shape: Sequence[int], n_out: int,
+                          n_tasks: int, column_scale: float = COLUMN_SCALE) -> Largest:
+    """`baseline_network` on a convolutional architecture: the architecture's network at
+    its initial sizes (stl: one per task; progressive: one column of column_scale times
+    its filters and units per task, each pair of columns' laterals counted as one more
+    column, an over-estimate)."""
+    spec = _conv_spec(arch)
+    filters, fc = [b.filters for b in spec.convs], list(spec.fc)
+    if method == "progressive":
+        filters, fc = ([max(1, int(round(column_scale * f))) for f in filters],
+                       [max(1, int(round(column_scale * u))) for u in fc])
+    one = conv_parameter_count(arch, image_shape, filters, fc, n_out, 1)
+    acts = conv_activations(arch, image_shape, filters, fc, n_out)
+    shape = "x".join(str(int(d)) for d in image_shape)
+    if method in ("stl", "progressive"):
+        pairs = n_tasks * (n_tasks - 1) // 2 if method == "progressive" else 0
+        return Largest(one * (n_tasks + pairs), acts * (n_tasks if pairs else 1), 0,
+                       f"{n_tasks} {'columns' if pairs else 'networks'} of {filters} "
+                       f"filters and {fc} units (on {shape} images)")
+    params = conv_parameter_count(arch, image_shape, filters, fc, n_out, n_tasks)
+    hidden = conv_parameter_count(arch, image_shape, filters, fc, n_out, 0)
+    extra = EWC_BYTES * hidden if method == "ewc" else 0
+    return Largest(params, acts + (n_out * n_tasks if method == "mtl" else 0), extra,
+                   f"a network of {filters} filters and {fc} units with {n_tasks} heads "
+                   f"(on {shape} images)")
+
+
 def baseline_network(method: str, dims: Sequence[int], n_tasks: int,
                      column_scale: float = COLUMN_SCALE) -> Largest:
     """What a baseline (--method, den_tf/baselines/) holds after n_tasks tasks: nothing
@@ -328,7 +355,9 @@ def check_memory(dims: Sequence[int], ex_k: int, n_tasks: int, data_bytes: int =
     the refusal stays on the capped rule (at most ex_k duplicates, spec step 8), and a
     Q8 worst case that does not fit is only said, through `warn`, with the sizes."""
     if method != "den":
-        net = baseline_network(method, dims, n_tasks, column_scale)
+        net = (conv_baseline_network(method, arch, image_shape, dims[-1], n_tasks,
+                                     column_scale) if arch in CONV_ARCHS
+               else baseline_network(method, dims, n_tasks, column_scale))
     else:
         net = largest_network(dims, ex_k, n_tasks, arch, image_shape)
     need = peak_bytes(net, n_tasks, data_bytes, eval_rows)

@@ -17,7 +17,7 @@ from den_tf.model.archs.specs import ARCHS, CONV_ARCHS, check, image_shape_of, r
 
 _MODULES = {"mlp": "den_tf.model.archs.mlp", "lenet": "den_tf.model.archs.conv", "conv5": "den_tf.model.archs.conv"}
 
-__all__ = ["ARCHS", "CONV_ARCHS", "assemble", "build", "build_for", "check", "image_shape_of",
+__all__ = ["ARCHS", "CONV_ARCHS", "assemble", "base_params", "build", "build_for", "check", "image_shape_of",
            "resolve"]
 
 
@@ -27,15 +27,21 @@ def _module(arch: str):
 
 
 def build(config, init, input_size: int, image_shape: Optional[Sequence[int]] = None,
-          task: int = 1):
-    """A fresh DENNetwork of `config.arch` with task `task`'s head; new values from
-    `init` (glorot-uniform, spec Q2)."""
-    return _module(config.arch).build(config, init, input_size, image_shape, task)
+          task: int = 1, n_out: Optional[int] = None):
+    """A fresh DENNetwork of `config.arch` with task `task`'s head of `n_out` outputs
+    (default: the last dims size); new values from `init` (glorot-uniform, spec Q2)."""
+    return _module(config.arch).build(config, init, input_size, image_shape, task, n_out)
 
 
-def build_for(config, init, data, task: int = 1):
+def build_for(config, init, data, task: int = 1, n_out: Optional[int] = None):
     """`build` for a data set (its input_size and, when it has one, its image_shape)."""
-    return build(config, init, data.input_size, image_shape_of(data), task)
+    return build(config, init, data.input_size, image_shape_of(data), task, n_out)
+
+
+def base_params(config, input_size: int, image_shape: Optional[Sequence[int]] = None) -> int:
+    """Parameters of the architecture's base network (initial sizes, one head of the
+    last dims size): the unit of capacity."""
+    return _module(config.arch).parts(config, input_size, image_shape)["base_n_params"]
 
 
 def assemble(config, hidden, input_size: int, image_shape: Optional[Sequence[int]] = None):

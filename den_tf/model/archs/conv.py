@@ -13,7 +13,8 @@ from den_tf.model.layers import DenDense
 from den_tf.model.network import DENNetwork
 
 
-def build(config, init, input_size: int, image_shape=None, task: int = 1) -> DENNetwork:
+def build(config, init, input_size: int, image_shape=None, task: int = 1,
+          n_out=None) -> DENNetwork:
     """Every kernel glorot-uniform (fan-in and fan-out over the receptive field), every
     bias by `init.bias` (spec Q2); keys "t1/W1", "t1/b1", ... counting the convolutional
     layers first, then "t1/head_W", "t1/head_b"."""
@@ -36,7 +37,7 @@ def build(config, init, input_size: int, image_shape=None, task: int = 1) -> DEN
                                in_block=in_block))
         rows, in_block = units, 1
     net = DENNetwork(hidden, input_size=input_size, **parts(config, input_size, image_shape))
-    n_out = config.dims[-1]
+    n_out = config.dims[-1] if n_out is None else int(n_out)
     net.add_head(task, init.glorot(f"t{task}/head_W", (rows, n_out)),
                  init.bias(f"t{task}/head_b", (n_out,)))
     return net

@@ -7,9 +7,10 @@ from den_tf.model.forward import mlp_logits
 from den_tf.model.network import DENNetwork
 
 
-def build(config, init, input_size, image_shape=None, task: int = 1) -> DENNetwork:
+def build(config, init, input_size, image_shape=None, task: int = 1,
+          n_out=None) -> DENNetwork:
     """DENNetwork.create(config.dims): the draws and their order are the original's."""
-    return DENNetwork.create(config.dims, init, task)
+    return DENNetwork.create(config.dims, init, task, n_out)
 
 
 def parts(config, input_size, image_shape=None) -> dict:
