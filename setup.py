@@ -2,6 +2,11 @@
 
 from setuptools import find_packages, setup
 
+# The `dev` extra: the tools that build the docs site (mkdocs.yml, docs/). Listed once,
+# here: .ci/run reads this list (with ast, without running setup) to install them by name.
+# Never a runtime dependency.
+DEV_REQUIREMENTS = ["mkdocs>=1.6,<2", "mkdocstrings[python]>=1.0,<2"]
+
 setup(
     name="den_tf",
     version="0.1.0",
@@ -17,6 +22,7 @@ setup(
     package_data={"den_tf.reference_logs": ["*.log", "*.wall_s", "README.md"]},
     install_requires=["tensorflow~=2.21.0", "numpy>=1.26,<3", "absl-py>=2.1",
                       "tensorflow-datasets>=4.9", "tensorboard~=2.21.0"],
-    extras_require={"plot": ["matplotlib>=3.7"], "test": ["pytest>=8"], "ray": ["ray>=2.40"]},
+    extras_require={"plot": ["matplotlib>=3.7"], "test": ["pytest>=8"], "ray": ["ray>=2.40"],
+                    "dev": DEV_REQUIREMENTS},
     entry_points={"console_scripts": ["den-tf=den_tf.cli:cli"]},
 )

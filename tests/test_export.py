@@ -1,10 +1,10 @@
 """The exported SavedModel serves the data set's raw images (issue 15, items 2 and 3), and
 the two seeds say what they seed (item 1).
 
-A seeded 2-task run is evaluated (`--mode=eval`) and exported (`--mode=export`); README's
-export lines then run, as they stand there, in a separate Python where den_tf cannot be
-imported, on the raw MNIST test images. The folders are laid out so that README's paths
-(`../shared/mnist`, `den_savedmodel`) are the real ones.
+A seeded 2-task run is evaluated (`--mode=eval`) and exported (`--mode=export`); the
+export lines of docs/usage.md ("Exported model") then run, as they stand there, in a
+separate Python where den_tf cannot be imported, on the raw MNIST test images. The folder
+is laid out so that the page's paths (`mnist`, `den_savedmodel`) are the real ones.
 """
 
 import json
@@ -29,21 +29,21 @@ def original_permutations(n, seed=1004):
 
 
 def readme_export_code():
-    """The Python block of README's "Exported model" paragraph."""
-    text = open(os.path.join(ROOT, "README.md")).read()
-    section = text[text.index("**Exported model.**"):]
+    """The Python block of the "Exported model" section of docs/usage.md (it was README's
+    until the docs became a site)."""
+    text = open(os.path.join(ROOT, "docs", "usage.md"), encoding="utf-8").read()
+    section = text[text.index("\n## Exported model\n"):]
+    section = section[:section.find("\n## ", 1)]
     return re.search(r"```python\n(.*?)```", section, re.S).group(1)
 
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory, mnist_dir):
-    """base/shared/mnist -> the data; base/work: a 2-task run, its eval and its export."""
-    base = tmp_path_factory.mktemp("export")
-    (base / "shared").mkdir()
-    os.symlink(os.path.abspath(mnist_dir), base / "shared" / "mnist")
-    work = base / "work"
+    """work/mnist -> the data; work: a 2-task run, its eval and its export."""
+    work = tmp_path_factory.mktemp("export") / "work"
     work.mkdir()
-    data = "--data_dir=../shared/mnist"
+    os.symlink(os.path.abspath(mnist_dir), work / "mnist")
+    data = "--data_dir=mnist"
     p = run_main([data, "--n_tasks=2", "--train_seed=21", "--checkpoint_dir=ck",
                   "--log_file=run.log"] + TINY, cwd=str(work))
     assert p.returncode == 0, p.stderr[-2000:]
@@ -56,11 +56,11 @@ def exported(tmp_path_factory, mnist_dir):
     return work
 
 
-# What the separate process adds after README's lines: AUROC in numpy (no den_tf, no
+# What the separate process adds after the page's lines: AUROC in numpy (no den_tf, no
 # sklearn), what the model carries, and the transformed signature on given inputs.
 CHECKS = '''
 import json
-with gzip.open("../shared/mnist/t10k-labels-idx1-ubyte.gz") as f:
+with gzip.open("mnist/t10k-labels-idx1-ubyte.gz") as f:
     labels = np.frombuffer(f.read(), np.uint8, offset=8)
 
 def auroc(score, positive):  # Mann-Whitney statistic, ties at their mid-rank
@@ -94,7 +94,8 @@ json.dump({"auroc": [float(np.mean([auroc(probabilities[t][:, c], labels == c) f
 
 @pytest.fixture(scope="module")
 def served(exported, mnist):
-    """README's lines and CHECKS in a fresh Python without den_tf; and the live model."""
+    """The page's export lines and CHECKS in a fresh Python without den_tf; and the live
+    model."""
     from den_tf import api
     from den_tf.datasets.streams import make_tasks
     from den_tf.io import checkpoint
