@@ -16,7 +16,7 @@ setup(
     python_requires=">=3.10",
     # Only den_tf is installed (no top-level modules: main.py and flags.py are thin entry
     # points of a checkout). The original's logs, kept once in logs/original, go into the
-    # package as den_tf/reference_logs (den_tf.compare_logs.original_logs_dir finds them).
+    # package as den_tf/reference_logs (den_tf.reference.compare_logs.original_logs_dir finds them).
     packages=find_packages(include=["den_tf", "den_tf.*"]) + ["den_tf.reference_logs"],
     package_dir={"den_tf.reference_logs": "logs/original"},
     package_data={"den_tf.reference_logs": ["*.log", "*.wall_s", "README.md"]},

@@ -34,11 +34,18 @@ TOY_DIMS = (20, 12, 8, 10)
 
 
 class ToyStream:
-    """A task stream of toy tasks (tests/helpers.py), task t from seed t."""
+    """A task stream of toy tasks (tests/helpers.py), task t from seed t: the members of
+    den_tf.datasets.streams.TaskStream that the baselines read."""
+
+    input_size, image_shape, pool = 20, None, 400  # toy_task's d and training examples
 
     def __init__(self, n_tasks=3):
         self.n_tasks = n_tasks
         self._tasks = {}
+        self.rng = np.random.RandomState(0)
+
+    def n_outputs(self, t):
+        return 10
 
     def task_tensors(self, t):
         if t not in self._tasks:

@@ -179,6 +179,8 @@ def config_of(state: dict) -> DENConfig:
     c = dict(state["config"])
     c["dims"] = tuple(c["dims"])
     c["paper"] = tuple(c.get("paper", ()))
+    # (JSON keeps tuples as lists: the config's tuple fields back as tuples)
+    c["class_groups"] = tuple(tuple(int(i) for i in g) for g in c.get("class_groups", ()))
     return BaselineConfig(**c) if "method" in c else DENConfig(**c)
 
 
