@@ -49,6 +49,12 @@ PAPER_SWITCHES = {
 }
 
 
+# The switches that concern a baseline too (--method other than den): Q2, new biases at
+# zero in every network it builds. The others describe DEN's own steps (spec steps 4-8,
+# the timestamps) and are refused with a baseline.
+BASELINE_PAPER = ("Q2",)
+
+
 def parse_paper(values) -> tuple:
     """The switches of a --paper list (`Q4,Q6`, `all`, or empty), sorted by number;
     raises ConfigError naming an unknown one."""
@@ -375,6 +381,12 @@ class BaselineConfig(DENConfig):
                               f"{', '.join(BASELINES)}")
         for name, rule in BASELINE_RULES.items():
             rule(name, getattr(self, name))
+        own = [q for q in self.paper if q not in BASELINE_PAPER]
+        if own:
+            raise ConfigError(
+                f"--paper={','.join(self.paper)}: {', '.join(own)} describe DEN's own steps, "
+                f"not --method={self.method}'s; a baseline follows only "
+                f"{', '.join(BASELINE_PAPER)}")
         return self
 
 

@@ -161,7 +161,9 @@ def define_flags() -> None:
                       "(Kirkpatrick et al. 2017), progressive (Rusu et al. 2016), stl (a "
                       "network per task), mtl (all tasks jointly). DEN's own flags "
                       "(l1_lambda, gl_lambda, regular_lambda, ex_k, loss_thr, spl_thr, "
-                      "spl_thr_conv, prox_order) do not apply to the baselines.")
+                      "spl_thr_conv, prox_order) do not apply to the baselines; of --paper, a "
+                      "baseline follows Q2 (zero biases in every network it builds) and "
+                      "refuses the others, which describe DEN's own steps.")
     flags.DEFINE_float("l2_pull", _B.l2_pull,
                        "--method=l2: strength of the pull l2_pull * ||W - W(previous task)||^2 "
                        "/ 2 on the hidden layers (chosen on the validation split).")

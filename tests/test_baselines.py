@@ -268,7 +268,7 @@ def test_mtl_per_example_heads_pooled_batches_and_capacity():
     task = tf.constant([0, 2, 1, 1, 0, 2])
     params = [v for l in net.hidden + [net.heads[j] for j in (1, 2, 3)]
               for v in (l.kernel, l.bias)]
-    got = pooled_forward(2, 3)(params, with_task(x, task)).numpy()
+    got = pooled_forward(net.forward, 2, 3)(params, with_task(x, task)).numpy()
     for i, t in enumerate(task.numpy()):
         want = mlp_logits(net.params_for(int(t) + 1), x[i:i + 1]).numpy()[0]
         np.testing.assert_allclose(got[i], want, rtol=1e-6, atol=1e-6)
@@ -405,3 +405,37 @@ def test_selection_rule():
     assert choose("progressive", rows) == 0.25  # smallest within 0.001 of the best
     assert choose("progressive", rows, tolerance=0.0001) == 0.5
     assert choose("ewc", rows) == 0.5 and choose("l2", rows[:2]) == 0.25
+
+
+# ----------------------------------------------------------------------------- --paper
+def built_biases(m, t):
+    """The biases of task t's layers once method `m` built what task t needs (MTL builds
+    its one network when the last task comes: build_network and add_head, as it does);
+    progressive's laterals carry no bias (a zero vector that never trains) by design."""
+    if isinstance(m, MTL):
+        m.build_network(1) if t == 1 else m.add_head(t)
+        layers = m.network.layers_for(t)
+    else:
+        m.begin_task(t, m.tasks.task_tensors(t))
+        layers = m.layers_for(t) if isinstance(m, Progressive) else (
+            m.networks[t] if isinstance(m, STL) else m.network).layers_for(t)
+    return [l.bias.numpy() for l in layers if "lateral" not in l.name]
+
+
+@pytest.mark.parametrize("cls", [DNN, L2, EWC, Progressive, STL, MTL])
+def test_paper_q2_zero_biases_in_every_network_a_baseline_builds(cls):
+    """--paper=Q2 with a baseline: every bias of the networks it builds (task 1's and a
+    later task's) starts at zero; without it, the biases are drawn (glorot)."""
+    for paper in ((), ("Q2",)):
+        m = toy(cls, n_tasks=2, paper=paper)
+        for t in (1, 2):
+            zero = [not np.any(b) for b in built_biases(m, t)]
+            assert zero and (all(zero) if paper else not any(zero)), (cls.name, paper, t)
+
+
+@pytest.mark.parametrize("paper", ["Q6", "Q2,Q9", "all"])
+def test_paper_switches_of_den_refused_with_a_baseline(tmp_path, mnist_dir, paper):
+    p = run_main([f"--data_dir={mnist_dir}", "--method=stl", f"--paper={paper}",
+                  "--max_iter=10"], cwd=str(tmp_path))
+    check(p, 2, f"--paper=", "describe DEN's own steps", "--method=stl", "Q2")
+    assert "Q2" not in p.stderr.split("follows only")[0].split(":")[1]  # Q2 is not refused

@@ -220,8 +220,13 @@ def test_q9_q10_as_the_paper_says(paper):
         np.testing.assert_array_equal(b[5:], src[[2, 4]])
 
 
-@pytest.mark.parametrize("paper,trained", [((), True), (("Q11",), False)])
-def test_q11_no_retraining_when_nothing_is_split(paper, trained):
+@pytest.mark.parametrize("paper,trained,reset", [
+    ((), True, True), (("Q11",), False, True), (("Q9", "Q11"), False, False),
+    (("Q9",), True, False)])
+def test_q11_no_retraining_when_nothing_is_split_q9_independent(paper, trained, reset):
+    """Q11 decides only whether the step trains; whether the old blocks go back to their
+    task-start values is Q9's alone (faithful Q9: reset; the paper's: only split units
+    are restored, none here), with or without Q11."""
     net, prev = split_net()
     values = [l.numpy() for l in net.hidden]
     ctx = ctx_for(net, k=2, paper=paper, spl_thr=10.0)  # nothing drifts that far
@@ -229,9 +234,11 @@ def test_q11_no_retraining_when_nothing_is_split(paper, trained):
     chosen, _ = split_and_duplicate(ctx, prev)
     assert not any(len(c) for c in chosen)
     assert (ran == ["t2_split"]) is trained
-    if not trained:  # the network stands as it was
-        for l, (k, b) in zip(net.hidden, values):
-            np.testing.assert_array_equal(l.kernel.numpy(), k)
+    for l, (k, b), (pk, pb) in zip(net.hidden, values, prev):
+        want_k, want_b = (pk, pb) if reset else (k, b)
+        np.testing.assert_array_equal(l.kernel.numpy(), want_k)
+        np.testing.assert_array_equal(l.bias.numpy(), want_b)
+    assert not np.array_equal(values[0][0], prev[0][0])  # (the reset is visible)
 
 
 def test_q12_stamp_output_size():

@@ -93,7 +93,8 @@ class Method(Learner):
         self.batches_pool = tasks.pool
         if init is None:
             rng = np.random.RandomState(config.train_seed)
-            init = RandomInit(rng, rng)  # (no duplicates: the second source is unused)
+            # (no duplicates: the second source is unused); --paper=Q2: zero biases
+            init = RandomInit(rng, rng, zero_bias=config.follows_paper("Q2"))
         self.init = init
 
     # ----------------------------------------------------------------- hooks

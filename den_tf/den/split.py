@@ -20,7 +20,7 @@ Eq. 4).
 * Then every hidden weight and bias and the task's head train for max_iter iterations,
   with iteration lines and the pull toward the task-start values on the old block (paper
   Eq. 4), even when nothing was split (Q11; the paper's Q11: with nothing split the step
-  changes nothing and trains nothing).
+  does not train, and the old blocks are reset or kept as Q9 says, faithful or paper's).
 """
 
 from __future__ import annotations
@@ -122,8 +122,11 @@ def split_and_duplicate(ctx: PhaseContext, prev) -> tuple:
                                         all_candidates=ctx.follows_paper("Q8"),
                                         spl_thr_conv=ctx.spl_thr_conv)
     if ctx.follows_paper("Q11") and not any(len(c) for c in chosen):
-        ctx.log(loglines.ours(f"task {t}: nothing split: the network stands as expansion "
-                            f"left it, no retraining (paper, Q11)"))
+        # Q11 decides only whether the step trains; the old blocks still go back to their
+        # task-start values as Q9 says (the paper's Q9 restores only split units: none)
+        if not ctx.follows_paper("Q9"):
+            reset_old_blocks(net, prev)
+        ctx.log(loglines.ours(f"task {t}: nothing split: no retraining (paper, Q11)"))
         return chosen, n_candidates
     if ctx.follows_paper("Q9"):
         duplicate(ctx, chosen)  # copies of the retrained units
