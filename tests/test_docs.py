@@ -119,3 +119,11 @@ def test_shared_data_is_named_on_the_development_page_only():
     files = ["README.md"] + [os.path.join("docs", p) for p in sorted(doc_pages())]
     bad = [f for f in files if "../shared" in _read(f) and f != os.path.join("docs", "development.md")]
     assert not bad, f"../shared outside docs/development.md: {bad} (use --data_dir=PATH)"
+
+
+def test_own_tasks_page_shows_the_example_as_it_is():
+    """docs/own_tasks.md shows examples/own_tasks.py whole: its python block is the file."""
+    page = _read("docs", "own_tasks.md")
+    blocks = re.findall(r"```python\n(.*?)```", page, re.S)
+    assert len(blocks) == 1
+    assert blocks[0] == _read("examples", "own_tasks.py")

@@ -8,9 +8,9 @@
 * `mtl`: one network, all heads trained jointly on all tasks.
 
 Each module names its class `METHOD` (`den_tf.api.method_class` finds it by the
---method name). They share DEN's frame, `den_tf.learner.Method` (hooks: begin_task,
-trainable, penalty, end_task), and all train through the one phase runner
-(`den_tf.engine.runner`). `python -m den_tf.experiments.select_baselines` chose their
+--method name). They share DEN's frame: `den_tf.baselines.base.Method`, on
+`den_tf.learner.Learner` (hooks: begin_task, trainable, penalty, end_task), and all
+train through the one phase runner (`den_tf.engine.runner`). `python -m den_tf.experiments.select_baselines` chose their
 strengths and column size on the validation split.
 
 Imports: den_tf.errors, den_tf.config, den_tf.model, den_tf.datasets, den_tf.evaluation,

@@ -10,6 +10,7 @@ den_tf.engine, den_tf.io.
 from den_tf._lazy import exports
 
 __getattr__, __dir__ = exports(__name__, {
-    "Method": ".frame", "MethodRecord": ".frame", "OneNetwork": ".frame",
+    "Learner": ".frame", "MethodRecord": ".frame", "phase_stats": ".frame",
+    "network_layers": ".frame", "network_from_layers": ".frame",
 })
-__all__ = ["Method", "MethodRecord", "OneNetwork"]
+__all__ = ["Learner", "MethodRecord", "phase_stats", "network_layers", "network_from_layers"]
