@@ -35,7 +35,8 @@ _HEADER = re.compile(r"^\tTASK (\d+) TRAINING$")
 _EXPANDING = re.compile(r"^   \[\*\] Expanding (\d+)th hidden unit, (\d+) unit added")
 _SPLIT_N = re.compile(r"^   \[\*\] split N in layer(\d+): (\d+) / (\d+)$")
 _TOTAL = re.compile(r"^   \[\*\] Total expansions: \[([\d, ]*)\]$")
-_SHAPE = re.compile(r"^ \[\*\] task (\d+), shape(?: of layer (\d+))? : \[(\d+), (\d+)\]$")
+# [rows, units] for a dense layer, [kh, kw, channels in, filters] for a convolution.
+_SHAPE = re.compile(r"^ \[\*\] task (\d+), shape(?: of layer (\d+))? : \[(\d+(?:, \d+)+)\]$")
 _RESULT = re.compile(r"^ \[\*\] Task: (\d+), nn_test_loss: ([\d.naif-]+), test_perf: "
                      r"([\d.naif-]+), sparsity\(avg\): ([\d.naif-]+)$")
 _EVAL = re.compile(r"^ \[\*\] Evaluation, Task:(\d+), test_acc: ([\d.naif-]+)$")
@@ -108,7 +109,7 @@ def parse(text: str) -> List[TaskLog]:
         m = _SHAPE.match(line)
         if m:
             layer = int(m.group(2) or m.group(1))
-            shapes[layer] = [int(m.group(3)), int(m.group(4))]
+            shapes[layer] = [int(d) for d in m.group(3).split(", ")]
             continue
         m = _EXPANDING.match(line)
         if m:
@@ -142,14 +143,14 @@ def parse(text: str) -> List[TaskLog]:
 
 
 def _sizes(shapes: Dict[int, List[int]]) -> Optional[List[int]]:
-    return [shapes[k][1] for k in sorted(shapes)] if shapes else None
+    return [shapes[k][-1] for k in sorted(shapes)] if shapes else None
 
 
 def _stamp(shapes: Dict[int, List[int]]) -> Optional[List[int]]:
     if not shapes:
         return None
     ks = sorted(shapes)
-    return [shapes[ks[0]][0]] + [shapes[k][1] for k in ks]
+    return [shapes[ks[0]][-2]] + [shapes[k][-1] for k in ks]
 
 
 def capacity(tasks: List[TaskLog], n_out: int = 10) -> Optional[float]:
