@@ -148,7 +148,8 @@ def test_failed_point_is_reported_and_the_others_finish(local_sweep, tmp_path):
     shutil.copytree(local_sweep["out"], out)
     bad, good = "lr=0.001__train_seed=1__batch_size=100000", \
         "lr=0.001__train_seed=1__batch_size=default"
-    p = run_sweep([f"--out={out}", "--workers=1", f"--data_dir={local_sweep['mnist']}",
+    # two workers, as the first sweep: the same TensorFlow threads per run, the same sums
+    p = run_sweep([f"--out={out}", "--workers=2", f"--data_dir={local_sweep['mnist']}",
                    "--grid=lr=0.001", "--grid=train_seed=1", "--grid=batch_size=100000,"]
                   + TINY, cwd=str(tmp_path))
     assert p.returncode == 1, p.stdout + p.stderr
