@@ -47,3 +47,22 @@ def test_summary_of_an_unreadable_log_is_one_line(tmp_path, capsys):
     (tmp_path / "x.log").write_text("nothing\n")
     assert compare_logs.main(["--summary", str(tmp_path / "x.log")]) == 2
     assert "no task found" in capsys.readouterr().err
+
+
+def test_summary_says_which_tasks_it_averaged(tmp_path, capsys):
+    """Each row names the tasks its log holds; a log without task 1 (resumed) or with gaps
+    gets a line saying its figures average only those; test CE T2..T stays the tasks
+    numbered 2 and above."""
+    full = open(compare_logs.original_log()).read()
+    resumed = tmp_path / "resumed.log"
+    resumed.write_text(full[full.index("\tTASK 3 TRAINING"):full.index("\tTASK 6 TRAINING")])
+    assert compare_logs.main([str(resumed), "--summary", compare_logs.original_log()]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].endswith("| capacity | tasks |")
+    assert out[2].endswith("| 3..5 |") and out[3].endswith("| 1..10 |")
+    assert out[-2] == (f"{resumed}: holds tasks 3..5 only (a resumed or partial log?): its "
+                       f"figures average those tasks")
+    assert out[-1] == "each log's figures average the tasks it holds (column tasks)"
+    s = compare_logs.summary(compare_logs.parse(resumed.read_text()))
+    ce = [float(x) for x in re.findall(r"nn_test_loss: ([\d.]+)", resumed.read_text())]
+    assert s["tasks"] == "3..5" and s["test CE T2..T"] == pytest.approx(np.mean(ce))

@@ -502,3 +502,34 @@ def test_cli_runs_lenet_end_to_end(tmp_path, mnist_dir):
     assert res["units_per_layer"][0] == [20, 50, 800, 500]
     assert sum("Expanding" in l for l in p.stdout.splitlines()) == 4
     assert (tmp_path / "ck" / "task-002").is_dir()
+    # the shape lines print each layer's real kernel: conv 5x5 of 1 channel into 20
+    # filters, 5x5 of 20 into 50, then the dense layers (50 filters x 4x4 = 800 rows)
+    lines = [l for l in (tmp_path / "run.log").read_text().splitlines() if ", shape : " in l]
+    assert lines[:4] == [" [*] task 1, shape : [5, 5, 1, 20]",
+                         " [*] task 2, shape : [5, 5, 20, 50]",
+                         " [*] task 3, shape : [800, 800]", " [*] task 4, shape : [800, 500]"]
+    assert lines[4:8] == lines[:4]  # task 1's overall evaluation
+    a, b, c, d = res["units_per_layer"][1]  # after task 2's expansion
+    assert lines[8:12] == [f" [*] task 1, shape : [5, 5, 1, {a}]",
+                          f" [*] task 2, shape : [5, 5, {a}, {b}]",
+                          f" [*] task 3, shape : [{b * 16}, {c}]",
+                          f" [*] task 4, shape : [{c}, {d}]"]
+    from den_tf.reference import compare_logs  # reads them: each layer's units
+    tasks = compare_logs.parse((tmp_path / "run.log").read_text())
+    assert [t.sizes for t in tasks] == res["units_per_layer"]
+
+
+def test_kernel_shapes_of_a_timestamp():
+    """A convolutional network's shape lines are its kernels' shapes at the timestamp
+    (an older task's: fewer filters and fewer flatten rows); the MLP's are the
+    timestamp's pairs, as the original prints them."""
+    from den_tf.io import loglines
+    net = tiny_net()
+    assert net.kernel_shapes(net.stamp(1)) == [[3, 3, 1, 3], [3, 3, 3, 2], [18, 4]]
+    assert net.kernel_shapes([36, 2, 1, 3, 10]) == [[3, 3, 1, 2], [3, 3, 2, 1], [9, 3]]
+    assert loglines.kernel_shape_lines(net.kernel_shapes(net.stamp(1)))[0] == \
+        " [*] task 1, shape : [3, 3, 1, 3]"
+    mlp = DENNetwork.create([784, 20, 12, 10], toy_init(0))
+    stamp = [784, 20, 12, 10]
+    assert mlp.kernel_shapes(stamp) == [[784, 20], [20, 12]]
+    assert loglines.kernel_shape_lines(mlp.kernel_shapes(stamp)) == loglines.shape_lines(stamp)

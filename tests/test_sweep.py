@@ -142,32 +142,104 @@ def test_rerun_runs_nothing(local_sweep):
 
 
 def test_failed_point_is_reported_and_the_others_finish(local_sweep, tmp_path):
+    """A point that passes the grid's checks but fails in its run (a batch larger than the
+    training set: a rule of the data) is reported with its error line; the others run."""
     out = str(tmp_path / "fail")
     shutil.copytree(local_sweep["out"], out)
-    os.remove(os.path.join(out, NAMES[0], "results.json"))  # this point must run again
-    p = run_sweep([f"--out={out}", "--workers=1", f"--data_dir={local_sweep['mnist']}",
-                   "--grid=lr=-1,0.001", "--grid=train_seed=1"] + TINY, cwd=str(tmp_path))
+    bad, good = "lr=0.001__train_seed=1__batch_size=100000", \
+        "lr=0.001__train_seed=1__batch_size=default"
+    # two workers, as the first sweep: the same TensorFlow threads per run, the same sums
+    p = run_sweep([f"--out={out}", "--workers=2", f"--data_dir={local_sweep['mnist']}",
+                   "--grid=lr=0.001", "--grid=train_seed=1", "--grid=batch_size=100000,"]
+                  + TINY, cwd=str(tmp_path))
     assert p.returncode == 1, p.stdout + p.stderr
-    error = "den_tf: error: flag --lr=-1.0: must be a finite number > 0"
+    error = "den_tf: error: --batch_size=100000: must be at most the training set size 55000"
     lines = [l for l in p.stdout.splitlines() if l.startswith("[")]
-    assert lines[0].startswith("[1/2] lr=-1__train_seed=1 (lr=-1 train_seed=1): FAILED")
+    assert lines[0].startswith(f"[1/2] {bad} (lr=0.001 train_seed=1 batch_size=100000): "
+                               f"FAILED")
     assert error in lines[0]
-    assert lines[1].startswith(f"[2/2] {NAMES[0]} (lr=0.001 train_seed=1): ok, final avg_perf")
+    assert lines[1].startswith(f"[2/2] {good} (lr=0.001 train_seed=1 batch_size=default): "
+                               f"ok, final avg_perf")
     last = p.stderr.strip().splitlines()[-1]
-    assert last.startswith("den_tf.sweep: 1 of 2 points failed: lr=-1__train_seed=1: " + error)
-    with open(os.path.join(out, "lr=-1__train_seed=1", "status.json")) as f:
+    assert last.startswith(f"den_tf.sweep: 1 of 2 points failed: {bad}: " + error)
+    with open(os.path.join(out, bad, "status.json")) as f:
         st = json.load(f)
     assert st["ok"] is False and st["status"] == 2 and st["error"] == error
-    # the point that ran again reproduces the first sweep's run (seeded)
-    assert figures(results(out, NAMES[0])) == figures(results(local_sweep["out"], NAMES[0]))
+    # the point that ran reproduces the first sweep's run of the same flags (seeded)
+    assert figures(results(out, good)) == figures(results(local_sweep["out"], NAMES[0]))
     with open(os.path.join(out, "report.json")) as f:
         rep = json.load(f)
-    assert rep["incomplete"] == [{"point": "lr=-1__train_seed=1",
-                                  "flags": {"lr": "-1", "train_seed": "1"}, "error": error}]
-    assert [(g["flags"]["lr"], g["runs"]) for g in rep["groups"]] == [("0.001", 2),
-                                                                      ("0.002", 2)]
+    assert rep["incomplete"] == [{"point": bad, "flags": {"lr": "0.001", "train_seed": "1",
+                                                          "batch_size": "100000"},
+                                  "error": error}]
+    assert [(g["flags"]["lr"], g["flags"]["batch_size"], g["runs"]) for g in rep["groups"]] \
+        == [("0.001", "", 3), ("0.002", "", 2)]
     with open(os.path.join(out, "report.md")) as f:
-        assert f"- `lr=-1__train_seed=1`: {error}" in f.read()
+        assert f"- `{bad}`: {error}" in f.read()
+
+
+BAD_GRIDS = [  # (grid and fixed arguments, what the one error line says)
+    (["--grid=max_iter=abc,30"], "--grid=max_iter=...: --max_iter=abc: must be an integer"),
+    (["--grid=max_iter=0,30"], "--max_iter=0: must be a positive integer"),
+    (["--grid=lr=-1,0.001"], "--lr=-1.0: must be a finite number > 0"),
+    (["--grid=lr=fast"], "--lr=fast: must be a number"),
+    (["--grid=train_seed=1,5000000000"], "--train_seed=5000000000: must be an integer from 0"),
+    (["--grid=seed=-1"], "--seed=-1: must be an integer from 0"),
+    (["--grid=ewc_lambda=-3"], "--ewc_lambda=-3.0: must be a finite number >= 0"),
+    (["--grid=xla=maybe"], "--xla=maybe: must be true or false"),
+    (["--grid=arch=mlp,resnet"], "--arch=resnet: must be one of mlp, lenet, conv5"),
+    (["--grid=method=den,sgd"], "--method=sgd: must be one of den, dnn"),
+    (["--grid=tasks=permuted,shuffled"], "--tasks=shuffled: must be one of permuted"),
+    (["--grid=paper=Q4|Q99"], "--paper=Q99: unknown switch 'Q99'"),
+    (["--grid=class_groups=0,1;2,3|0,1;a"], "--class_groups=0,1;a: groups of class ids"),
+    (["--grid=dims=784,x,10|784,20,10"], "--dims=784,x,10: must be a comma-separated list of "
+                                         "integers"),
+    (["--grid=dims=784,0,10|784,20,10"], "--dims=784,0,10: every size must be a positive integer"),
+    (["--grid=dims=784,10|784,20,10"], "point dims=784+10: --dims=784,10: needs at least 3 "
+                                       "sizes"),
+    (["--grid=arch=lenet,mlp", "--dims=10"], "point arch=mlp: --dims=10: needs at least 3"),
+    (["--grid=no_such_flag=1,2"], "--grid=no_such_flag=...: no_such_flag is not a flag of "
+                                  "python -m den_tf.cli"),
+    (["--grid=lr=0.001", "--max_iter=x"], "--max_iter=x: must be an integer"),
+]
+
+
+@pytest.mark.parametrize("args,message", BAD_GRIDS, ids=[" ".join(a) for a, _ in BAD_GRIDS])
+def test_bad_grid_values_are_refused_before_any_point(tmp_path, args, message):
+    """Every grid value is parsed and checked by its flag's rule before a point starts:
+    one line naming the flag and the value, exit 2, nothing created."""
+    p = run_sweep([f"--out={tmp_path}/s", "--n_tasks=2"] + args, cwd=str(tmp_path))
+    err = p.stderr.strip().splitlines()
+    assert p.returncode == 2 and len(err) == 1, (args, p.stdout, p.stderr)
+    assert err[0].startswith("den_tf.sweep: error: ") and message in err[0], err
+    assert err[0].endswith("(no point was run)") or "not a flag" in err[0]
+    assert not os.path.exists(tmp_path / "s") and "Traceback" not in p.stderr
+
+
+def test_good_grid_values_pass_the_checks():
+    grid = sweep.parse_grid(["max_iter=0x10,30", "paper=|Q4,Q6|all", "xla=false,T",
+                             "class_groups=0,1;2,3", "arch=lenet,conv5", "dims=10",
+                             "data_dir=a/b", "lr=1e-3"])
+    sweep.check_grid(grid, ["--n_tasks=2", "--noxla", "--max_iter", "5"])
+
+
+def test_the_sweep_knows_every_flag_of_the_run_as_the_run_defines_it():
+    """den_tf.sweep.values mirrors den_tf/flags.py without absl: the same names, kinds and
+    enum values (a flag added there must be added here)."""
+    from den_tf import flags as den_flags
+    from den_tf.sweep import values
+    den_flags.define_flags()
+    kinds = {"IntegerParser": "integer", "FloatParser": "float", "BooleanParser": "boolean",
+             "ListParser": "list", "ArgumentParser": "string", "EnumParser": "enum"}
+    ours = {}
+    for name in den_flags.FLAGS:
+        if "den_tf" not in str(den_flags.FLAGS.find_module_defining_flag(name)):
+            continue  # absl's own (--flagfile, --helpfull, ...)
+        parser = den_flags.FLAGS[name].parser
+        ours[name] = kinds.get(type(parser).__name__, type(parser).__name__)
+        if ours[name] == "enum":
+            assert tuple(parser.enum_values) == values.ENUMS[name], name
+    assert ours == values.KINDS
 
 
 def test_ray_local_gives_the_same_results(local_sweep, tmp_path):

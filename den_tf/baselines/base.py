@@ -69,6 +69,10 @@ class OneNetwork:
     def stamp(self, t) -> List[int]:
         return [self.network.input_size] + self.network.units_at(t) + [self.n_outputs(t)]
 
+    def kernel_shapes(self, t):
+        net = self.network
+        return None if net.arch == "mlp" else net.kernel_shapes(self.stamps[t])
+
 
 class Method(Learner):
     """A baseline on a task stream, one task at a time (see the module docstring).

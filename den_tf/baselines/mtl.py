@@ -166,7 +166,7 @@ class MTL(OneNetwork, Method):
         phases = {spec.name: phase_stats(result)}
         for j in range(1, T):  # every task's test line, after the joint training
             self.stamps[j] = self.stamp(j)
-            for line in loglines.shape_lines(self.stamps[j]):
+            for line in self.shape_lines(j):
                 self.log(line)
             s = self.score(j, parts[j - 1].test_x, parts[j - 1].test_y)
             self.log(loglines.task_result(j, s.loss, s.auroc, self.sparsity(j)))

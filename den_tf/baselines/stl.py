@@ -55,6 +55,10 @@ class STL(Method):
         net = self.networks[t]
         return [net.input_size] + net.sizes() + [self.n_outputs(t)]
 
+    def kernel_shapes(self, t):
+        net = self.networks[t]
+        return None if net.arch == "mlp" else net.kernel_shapes(self.stamps[t])
+
     # ----------------------------------------------------------------- checkpoints
     def checkpoint_layers(self) -> dict:
         out = {}

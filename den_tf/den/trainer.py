@@ -133,6 +133,10 @@ class DENTrainer(Learner):
     def sizes(self) -> List[int]:
         return self.network.sizes()
 
+    def kernel_shapes(self, t: int):
+        net = self.network
+        return None if net.arch == "mlp" else net.kernel_shapes(self.stamps[t])
+
     def n_params(self) -> int:
         return self.network.n_params()
 

@@ -67,6 +67,13 @@ def shape_lines(stamp: Sequence[int]) -> List[str]:
     return [shape(i + 1, [stamp[i], stamp[i + 1]]) for i in range(len(stamp) - 2)]
 
 
+def kernel_shape_lines(shapes: Sequence[Sequence[int]]) -> List[str]:
+    """One shape line per hidden layer of a convolutional network, each the layer's real
+    kernel shape ([5, 5, 1, 20] for a 5x5 convolution of 1 channel into 20 filters); the
+    MLP keeps the original's `shape_lines`."""
+    return [shape(i + 1, s) for i, s in enumerate(shapes)]
+
+
 def iteration_logger(log: Callable[[str], None]) -> Callable:
     """`on_iteration(iteration, val_loss, val_perf)` for the phase runner: writes the
     original's iteration line to `log`."""

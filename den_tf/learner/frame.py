@@ -105,6 +105,20 @@ class Learner:
     def sizes(self) -> List[int]:
         raise NotImplementedError
 
+    def kernel_shapes(self, t: int) -> Optional[List[List[int]]]:
+        """The real kernel shape of each hidden layer task t runs on, for a convolutional
+        architecture; None (the default, and the MLP): the shape lines are the
+        timestamp's pairs, as the original prints them."""
+        return None
+
+    def shape_lines(self, t: int) -> List[str]:
+        """Task t's shape lines (spec "End of every task"): the timestamp's pairs for the
+        MLP, the layers' real kernel shapes for a convolutional architecture."""
+        shapes = self.kernel_shapes(t)
+        if shapes is None:
+            return loglines.shape_lines(self.stamps[t])
+        return loglines.kernel_shape_lines(shapes)
+
     def n_params(self) -> int:
         raise NotImplementedError
 
@@ -156,7 +170,7 @@ class Learner:
         """Spec "End of every task": timestamp and shape lines, test figures and the test
         line of task t; its record (`Record`, with `extra` fields), kept and returned."""
         self.stamps[t] = self.stamp(t)
-        for line in loglines.shape_lines(self.stamps[t]):
+        for line in self.shape_lines(t):
             self.log(line)
         t_eval = time.perf_counter()
         s = self.score(t, data.test_x, data.test_y)
@@ -186,7 +200,7 @@ class Learner:
         self.log(loglines.OVERALL)
         scores = []
         for j in range(1, upto + 1):
-            for line in loglines.shape_lines(self.stamps[j]):
+            for line in self.shape_lines(j):
                 self.log(line)
             x, y = self.tasks.test_set(j)
             s = self.score(j, x, y)

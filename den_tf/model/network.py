@@ -96,6 +96,18 @@ class DENNetwork:
         original writes a literal 10 as the output size (spec Q12)."""
         return [self.input_size] + self.units_at(task) + [int(out_size)]
 
+    def kernel_shapes(self, stamp: Sequence[int]) -> List[List[int]]:
+        """The kernel shape of every hidden layer at a timestamp [input, units of each
+        hidden layer, output]: [kh, kw, channels in, filters] for a convolution,
+        [rows, units] for a dense layer (a dense layer after a convolution has H*W rows
+        per filter below it). For the MLP these are the timestamp's pairs."""
+        shapes = []
+        for i, layer in enumerate(self.hidden):
+            n_in = layer.n_in if i == 0 else int(stamp[i])
+            shapes.append([int(d) for d in layer.kernel.shape[:-2]]
+                          + [n_in * layer.in_block, int(stamp[i + 1])])
+        return shapes
+
     def params_for(self, task: int) -> list:
         """[W1, b1, ..., WL, bL, Wh, bh] as task `task` sees them (timestamp slices)."""
         out, n_in = [], self.hidden[0].n_in

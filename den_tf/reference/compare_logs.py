@@ -7,10 +7,17 @@ installed; see `original_logs_dir`).
 
 Reads logs in the original's format (den_tf's, the original code's, and the variant whose
 shape lines read ` [*] task 1, shape of layer 1 : [784, 312]`); lines of den_tf's own
-(prefixed ` [den_tf] `) are ignored. Prints one table row per task: test_perf right after
-training, test_acc after the last task, avg_perf after the task, units added per layer,
-split counts, layer sizes; then capacity. Exits with status 1 when an AUROC figure
-differs by more than --tol, 2 when a log cannot be read or the two cover different tasks.
+(prefixed ` [den_tf] `) are ignored. The two logs are compared on the tasks they have in common (a 3-task
+run against the original's 10-task log: tasks 1..3), and a line says which. Prints one
+table row per task: test_perf right after training, test_acc after the last task
+compared (the last task both logs have), avg_perf after the task, units added per layer,
+split counts, layer sizes; then capacity (at the last task compared). Exits with status 1
+when an AUROC figure differs by more than --tol, 2 when a log cannot be read or the two
+have no task in common.
+
+`--summary` prints one row per log, each figure averaged over the tasks that log holds
+(the column "tasks" lists them; a line names every log that lacks some, such as a
+resumed or partial run's).
 """
 
 from __future__ import annotations
@@ -28,7 +35,8 @@ _HEADER = re.compile(r"^\tTASK (\d+) TRAINING$")
 _EXPANDING = re.compile(r"^   \[\*\] Expanding (\d+)th hidden unit, (\d+) unit added")
 _SPLIT_N = re.compile(r"^   \[\*\] split N in layer(\d+): (\d+) / (\d+)$")
 _TOTAL = re.compile(r"^   \[\*\] Total expansions: \[([\d, ]*)\]$")
-_SHAPE = re.compile(r"^ \[\*\] task (\d+), shape(?: of layer (\d+))? : \[(\d+), (\d+)\]$")
+# [rows, units] for a dense layer, [kh, kw, channels in, filters] for a convolution.
+_SHAPE = re.compile(r"^ \[\*\] task (\d+), shape(?: of layer (\d+))? : \[(\d+(?:, \d+)+)\]$")
 _RESULT = re.compile(r"^ \[\*\] Task: (\d+), nn_test_loss: ([\d.naif-]+), test_perf: "
                      r"([\d.naif-]+), sparsity\(avg\): ([\d.naif-]+)$")
 _EVAL = re.compile(r"^ \[\*\] Evaluation, Task:(\d+), test_acc: ([\d.naif-]+)$")
@@ -101,7 +109,7 @@ def parse(text: str) -> List[TaskLog]:
         m = _SHAPE.match(line)
         if m:
             layer = int(m.group(2) or m.group(1))
-            shapes[layer] = [int(m.group(3)), int(m.group(4))]
+            shapes[layer] = [int(d) for d in m.group(3).split(", ")]
             continue
         m = _EXPANDING.match(line)
         if m:
@@ -135,14 +143,14 @@ def parse(text: str) -> List[TaskLog]:
 
 
 def _sizes(shapes: Dict[int, List[int]]) -> Optional[List[int]]:
-    return [shapes[k][1] for k in sorted(shapes)] if shapes else None
+    return [shapes[k][-1] for k in sorted(shapes)] if shapes else None
 
 
 def _stamp(shapes: Dict[int, List[int]]) -> Optional[List[int]]:
     if not shapes:
         return None
     ks = sorted(shapes)
-    return [shapes[ks[0]][0]] + [shapes[k][1] for k in ks]
+    return [shapes[ks[0]][-2]] + [shapes[k][-1] for k in ks]
 
 
 def capacity(tasks: List[TaskLog], n_out: int = 10) -> Optional[float]:
@@ -165,17 +173,38 @@ def _d(a, b):
     return None if a is None or b is None else a - b
 
 
+def span(ids) -> str:
+    """Task numbers for a reader: "1..10" when consecutive, else "1, 3, 5"."""
+    ids = list(ids)
+    if len(ids) > 2 and ids == list(range(ids[0], ids[-1] + 1)):
+        return f"{ids[0]}..{ids[-1]}"
+    return ", ".join(str(i) for i in ids) or "none"
+
+
 def compare(ours: List[TaskLog], theirs: List[TaskLog], tol: float, n_out: int = 10,
             out=None) -> int:
-    """Prints the comparison table; returns the exit status."""
+    """Prints the comparison table over the tasks both logs have (a line says which);
+    returns the exit status (2: no task in common)."""
     out = out or sys.stdout
-    if [t.task for t in ours] != [t.task for t in theirs]:
-        print(f"the logs cover different tasks: {[t.task for t in ours]} vs "
-              f"{[t.task for t in theirs]}", file=out)
+    o_ids, t_ids = [t.task for t in ours], [t.task for t in theirs]
+    common = sorted(set(o_ids) & set(t_ids))
+    if not common:
+        print(f"compare_logs: error: the logs have no task in common: ours has tasks "
+              f"{span(o_ids)}, theirs {span(t_ids)}", file=sys.stderr)
         return 2
+    if o_ids == t_ids:
+        print(f"tasks compared: {span(common)} (both logs have the same tasks)", file=out)
+    else:
+        print(f"tasks compared: {span(common)}, the tasks both logs have (ours has "
+              f"{span(o_ids)}, theirs {span(t_ids)}); test_acc and capacity after task "
+              f"{common[-1]}", file=out)
+    by_o, by_t = {t.task: t for t in ours}, {t.task: t for t in theirs}
+    ours, theirs = [by_o[j] for j in common], [by_t[j] for j in common]
     last_o, last_t = ours[-1], theirs[-1]
+    acc_label = ("final test_acc" if common[-1] == o_ids[-1] == t_ids[-1]
+                 else f"test_acc after task {common[-1]}")
     worst = 0.0
-    head = (f"{'task':>4} | {'test_perf ours/theirs/diff':^27} | {'final test_acc':^27} | "
+    head = (f"{'task':>4} | {'test_perf ours/theirs/diff':^27} | {acc_label:^27} | "
             f"{'avg_perf':^27} | {'added ours/theirs':^17} | {'split ours/theirs':^17} | "
             f"sizes ours/theirs")
     print(head, file=out)
@@ -205,25 +234,30 @@ def compare(ours: List[TaskLog], theirs: List[TaskLog], tol: float, n_out: int =
 
 
 SUMMARY_COLUMNS = ("final avg_perf", "AUROC T2..T", "test CE", "test CE T2..T",
-                   "units added", "final sizes", "capacity")
+                   "units added", "final sizes", "capacity", "tasks")
+TEXT_COLUMNS = ("final sizes", "tasks")  # not averaged over the logs
 
 
 def summary(tasks: List[TaskLog], n_out: int = 10) -> dict:
     """One run's figures: final avg_perf; mean AUROC after the last task of tasks 2..T
     (the tasks that went through selective retraining, expansion and split); mean test CE
     (`nn_test_loss` right after each task) over all tasks and over tasks 2..T; units added
-    over the run (the sum of every "Total expansions" list); final hidden sizes; capacity."""
+    over the run (the sum of every "Total expansions" list); final hidden sizes; capacity;
+    and the tasks the log holds ("tasks", e.g. "1..10"): every figure averages those
+    only (a resumed or partial log's are fewer)."""
     last = tasks[-1]
     later = [last.evals[j] for j in sorted(last.evals) if j > 1]
     ce = [t.test_loss for t in tasks if t.test_loss is not None]
+    ce_later = [t.test_loss for t in tasks if t.test_loss is not None and t.task > 1]
     return {
         "final avg_perf": last.avg_perf,
         "AUROC T2..T": sum(later) / len(later) if later else None,
         "test CE": sum(ce) / len(ce) if ce else None,
-        "test CE T2..T": (sum(ce[1:]) / len(ce[1:])) if len(ce) > 1 else None,
+        "test CE T2..T": sum(ce_later) / len(ce_later) if ce_later else None,
         "units added": sum(sum(t.total or []) for t in tasks),
         "final sizes": last.sizes,
         "capacity": capacity(tasks, n_out),
+        "tasks": span(t.task for t in tasks),
     }
 
 
@@ -239,13 +273,13 @@ def summary_table(named: List[tuple], n_out: int = 10, out=None) -> None:
     print("|" + " --- |" * (len(SUMMARY_COLUMNS) + 1), file=out)
     for name, r in rows:
         cells = [("-" if r[c] is None else ",".join(map(str, r[c]))) if c == "final sizes"
-                 else _f(r[c], fmt[c]) for c in SUMMARY_COLUMNS]
+                 else r[c] if c == "tasks" else _f(r[c], fmt[c]) for c in SUMMARY_COLUMNS]
         print(f"| {name} | " + " | ".join(cells) + " |", file=out)
     if len(rows) > 1:
         cells = []
         for c in SUMMARY_COLUMNS:
-            vals = [r[c] for _, r in rows if r[c] is not None and c != "final sizes"]
-            if c == "final sizes" or len(vals) < 2:
+            vals = [r[c] for _, r in rows if r[c] is not None and c not in TEXT_COLUMNS]
+            if c in TEXT_COLUMNS or len(vals) < 2:
                 cells.append("")
                 continue
             sd = fmt[c].replace("x", "").replace("%d", "%.1f")
@@ -256,9 +290,16 @@ def summary_table(named: List[tuple], n_out: int = 10, out=None) -> None:
 
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] == "--summary":
-        return summary_main(argv[1:])
-    p = argparse.ArgumentParser(prog="python -m den_tf.reference.compare_logs", description=__doc__.split("\n")[0])
+    if "--summary" in argv:
+        argv.remove("--summary")
+        return summary_main(argv)
+    p = argparse.ArgumentParser(prog="python -m den_tf.reference.compare_logs",
+                                description="Compare two DEN logs on the tasks both "
+                                "have (OURS against THEIRS, by default the original's "
+                                "default run), or summarise several with --summary.")
+    p.add_argument("--summary", action="store_true",
+                   help="instead: one row of figures per log given (LOG [LOG ...]), each "
+                        "averaged over the tasks that log holds, and their mean")
     p.add_argument("ours")
     p.add_argument("theirs", nargs="?", default=None,
                    help=f"the other log (default: the original's {ORIGINAL_DEFAULT_LOG}, "
@@ -310,6 +351,12 @@ def summary_main(argv) -> int:
         print(f"compare_logs: error: {e}", file=sys.stderr)
         return 2
     summary_table(named, a.n_classes)
+    for path, tasks in named:
+        ids = [t.task for t in tasks]
+        if ids != list(range(1, len(ids) + 1)):
+            print(f"{path}: holds tasks {span(ids)} only (a resumed or partial log?): its "
+                  f"figures average those tasks")
+    print("each log's figures average the tasks it holds (column tasks)")
     return 0
 
 

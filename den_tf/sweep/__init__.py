@@ -2,6 +2,8 @@
 den_tf.sweep`), here or as Ray tasks, with a report over the runs.
 
 * `command`: the grid, the points' folders, the lock and the command line;
+* `values`: the run's flags, their kinds and rules (the grid is checked before any point
+  starts);
 * `execution`: how points run (local worker processes, or Ray tasks);
 * `report`: the report over a sweep's folder (pure functions).
 

@@ -5,7 +5,10 @@
 
 Every flag the sweep does not know is passed through to every run. A grid value list is
 split on commas, or on `|` when it holds one (`--grid="paper=|Q4,Q6|all"`); an empty
-value leaves that flag at its default. Each point runs `python -m den_tf.cli` with its
+value leaves that flag at its default. Before any point starts, every grid value (and
+every fixed `--flag=value` of a flag of den_tf.cli) is parsed and checked by its flag's
+rule (den_tf.sweep.values): a grid flag that is not a flag of the run, or a value its
+flag refuses, is one line naming the flag and the value, exit status 2. Each point runs `python -m den_tf.cli` with its
 flags, in a folder of its own under `--out` (default `logs/sweeps/NAME`) named after
 the point's grid values (`prox_order=gl_only__train_seed=1`), holding `point.json` (the
 point's flags and full argument list), `run.log`, `results.json`, `stdout.txt`,
@@ -41,7 +44,7 @@ from typing import Dict, List, Optional, Sequence
 
 from den_tf.io import files
 from den_tf.preflight import available_memory
-from den_tf.sweep import execution, report
+from den_tf.sweep import execution, report, values
 from den_tf.sweep.report import DEFAULT_VALUE, SEED_FLAGS  # noqa: F401 (re-exported)
 
 LOCK_FILE = "sweep.lock"
@@ -79,6 +82,34 @@ def parse_grid(specs: Sequence[str]) -> List[tuple]:
             raise SweepError(f"--grid={spec}: a value is repeated")
         grid.append((name, vals))
     return grid
+
+
+def check_grid(grid: Sequence[tuple], fixed: Sequence[str] = ()) -> None:
+    """Every grid value, and every fixed `--flag=value` of a known flag, parsed and checked
+    by its flag's rule (den_tf.sweep.values) before any point starts; SweepError (one
+    line naming the flag and the value) at the first fault."""
+    for name, vals in grid:
+        if not values.known(name):
+            raise SweepError(f"--grid={name}=...: {name} is not a flag of python -m "
+                             f"den_tf.cli (python -m den_tf.cli --help lists them)")
+    for name, vals in grid:
+        for v in vals:
+            if v != "":  # an empty value: the flag's default
+                try:
+                    values.check_value(name, v)
+                except ValueError as e:
+                    raise SweepError(f"--grid={name}=...: {e} (no point was run)") from None
+    try:
+        fixed_known = values.fixed_values(fixed)
+        for name, text in fixed_known.items():
+            values.check_value(name, text)
+    except ValueError as e:
+        raise SweepError(f"{e} (no point was run)") from None
+    for pt in points(grid):
+        try:
+            values.check_point(pt, fixed_known)
+        except ValueError as e:
+            raise SweepError(f"point {point_name(pt)}: {e} (no point was run)") from None
 
 
 def points(grid: Sequence[tuple]) -> List[Dict[str, str]]:
@@ -389,6 +420,7 @@ def _main(argv) -> int:
             raise SweepError(f"--grid={n}=...: {n} cannot be swept")
         if n in fixed_names:
             raise SweepError(f"--{n} is both in the grid and fixed")
+    check_grid(grid, fixed)
     if a.workers is not None and a.workers < 1:
         raise SweepError(f"--workers={a.workers}: must be at least 1")
     if a.threads is not None and a.threads < 1:
