@@ -38,7 +38,7 @@ from den_tf.baselines.base import Method
 from den_tf.config import column_units
 from den_tf.io import export
 from den_tf.model.archs.specs import CONV_ARCHS, resolve
-from den_tf.model.conv import DenConv2D, conv2d
+from den_tf.model.conv import DenConv2D, conv2d, flatten
 from den_tf.model.layers import DenDense
 
 
@@ -50,6 +50,17 @@ def _taker(params):
         pos += 2
         return params[pos - 2], params[pos - 1]
     return take
+
+
+def _head(acts, k: int, take):
+    """Task k's logits: its head on column k's top layer, plus the laterals from the top
+    layers of columns 1..k-1."""
+    w, b = take()
+    z = tf.matmul(acts[k - 1][-1], w) + b
+    for i in range(k - 1):
+        u, _ = take()
+        z = z + tf.matmul(acts[i][-1], u)
+    return z
 
 
 @functools.lru_cache(maxsize=None)
@@ -72,20 +83,9 @@ def column_forward(k: int, n_hidden: int):
                 h = tf.nn.relu(z)
                 column.append(h)
             acts.append(column)
-        w, b = take()
-        z = tf.matmul(acts[k - 1][-1], w) + b
-        for i in range(k - 1):
-            u, _ = take()
-            z = z + tf.matmul(acts[i][-1], u)
-        return z
+        return _head(acts, k, take)
     forward.__name__ = f"column{k}_forward"
     return forward
-
-
-def _flatten(h):
-    """The channel-major flatten of maps [batch, H, W, C] (den_tf.model.conv)."""
-    n = int(h.shape[1]) * int(h.shape[2]) * int(h.shape[3])
-    return tf.reshape(tf.transpose(h, [0, 3, 1, 2]), [-1, n])
 
 
 @functools.lru_cache(maxsize=None)
@@ -112,19 +112,14 @@ def conv_column_forward(k: int, image_shape: Tuple[int, int, int], blocks: tuple
                     if pool:
                         h = tf.nn.max_pool2d(h, pool, stride, "SAME")
                 else:
-                    flat = (lambda a: _flatten(a)) if l == n_conv else (lambda a: a)
+                    flat = flatten if l == n_conv else (lambda a: a)
                     z = tf.matmul(flat(h), w) + b
                     for i, u in enumerate(laterals):
                         z = z + tf.matmul(flat(acts[i][l - 1]), u)
                     h = tf.nn.relu(z)
                 column.append(h)
             acts.append(column)
-        w, b = take()
-        z = tf.matmul(acts[k - 1][-1], w) + b
-        for i in range(k - 1):
-            u, _ = take()
-            z = z + tf.matmul(acts[i][-1], u)
-        return z
+        return _head(acts, k, take)
     forward.__name__ = f"conv_column{k}_forward"
     return forward
 

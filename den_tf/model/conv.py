@@ -41,6 +41,13 @@ from den_tf.model.forward import mlp_features
 from den_tf.model.layers import DenLayer
 
 
+def flatten(h):
+    """Maps [batch, H, W, C] flattened channel-major (the original's reading of a conv
+    stack's output: all of channel 0, then channel 1, ...), [batch, C * H * W]."""
+    n = int(h.shape[1]) * int(h.shape[2]) * int(h.shape[3])
+    return tf.reshape(tf.transpose(h, [0, 3, 1, 2]), [-1, n])
+
+
 def conv2d(x, kernel, padding: str, native_grads: bool = False):
     """tf.nn.conv2d(x, kernel, stride 1, padding), with its gradients written as plain
     forward convolutions in TensorFlow's canonical layouts ([batch, H, W, channels] and
@@ -156,5 +163,4 @@ class ConvForward:
                            + params[2 * i + 1])
             if pool:
                 h = tf.nn.max_pool2d(h, pool, stride, "SAME")
-        n = int(h.shape[1]) * int(h.shape[2]) * int(h.shape[3])
-        return tf.reshape(tf.transpose(h, [0, 3, 1, 2]), [-1, n])  # channel-major flatten
+        return flatten(h)
