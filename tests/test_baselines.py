@@ -437,5 +437,5 @@ def test_paper_q2_zero_biases_in_every_network_a_baseline_builds(cls):
 def test_paper_switches_of_den_refused_with_a_baseline(tmp_path, mnist_dir, paper):
     p = run_main([f"--data_dir={mnist_dir}", "--method=stl", f"--paper={paper}",
                   "--max_iter=10"], cwd=str(tmp_path))
-    check(p, 2, f"--paper=", "describe DEN's own steps", "--method=stl", "Q2")
+    check(p, 2, "--paper=", "describe DEN's own steps", "--method=stl", "Q2")
     assert "Q2" not in p.stderr.split("follows only")[0].split(":")[1]  # Q2 is not refused
