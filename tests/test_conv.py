@@ -457,7 +457,8 @@ def test_lenet_checkpoint_round_trip(lenet_run, tmp_path):
     trainer = lenet_run["trainer"]
     folder = checkpoint.save(trainer, str(tmp_path / "ck"))
     state = json.load(open(os.path.join(folder, checkpoint.STATE)))
-    assert [h["kind"] for h in state["network"]["hidden"]] == ["conv", "conv", "dense", "dense"]
+    layers = state["network"]["layers"]
+    assert [layers[f"hidden{i}"]["kind"] for i in (1, 2, 3, 4)] == ["conv", "conv", "dense", "dense"]
     back = api.restore(folder, lenet_run["cfg"], lenet_run["tasks"])
     a, b = trainer.network, back.network
     for la, lb in zip(a.hidden, b.hidden):

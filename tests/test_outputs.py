@@ -352,11 +352,12 @@ def test_baseline_counts_match_the_baselines():
     from den_tf.baselines.progressive import Progressive, column_units
     from den_tf.baselines.stl import STL
     from den_tf.config import BaselineConfig
+    from tests.test_baselines import ToyStream
     dims = (20, 12, 8, 10)
     for cls, scale in ((STL, 0.5), (Progressive, 0.5), (Progressive, 0.3)):
         cfg = BaselineConfig(dims=dims, n_classes=10, method=cls.name, column_scale=scale,
                              train_seed=1)
-        m = cls(cfg, None)
+        m = cls(cfg, ToyStream(3))  # (inputs of 20 values, 10 outputs per task)
         for k in (1, 2, 3):
             m.begin_task(k, None)
         assert preflight.baseline_network(cls.name, dims, 3, scale).params == m.n_params()

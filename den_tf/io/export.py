@@ -158,13 +158,16 @@ class _Module(tf.Module):
         return self._probabilities(i, self.transforms[i].tf_apply(images, row))
 
     def _switch(self, branch, images, task_id):
-        tf.debugging.assert_greater_equal(task_id, 1, message="task_id starts at 1")
-        tf.debugging.assert_less_equal(task_id, len(self.per_task),
-                                       message="task_id above the number of tasks learned")
+        checks = [tf.debugging.assert_greater_equal(task_id, 1, message="task_id starts at 1"),
+                  tf.debugging.assert_less_equal(
+                      task_id, len(self.per_task),
+                      message="task_id above the number of tasks learned")]
+        with tf.control_dependencies(checks):  # (before any gather by task_id)
+            index = tf.identity(task_id - 1)
         branches = [lambda i=i: branch(i, images) for i in range(len(self.per_task))]
-        p = tf.switch_case(task_id - 1, branches)
-        k = tf.gather(self.n_outputs, task_id - 1)
-        ids = tf.gather(self.class_ids, task_id - 1)
+        p = tf.switch_case(index, branches)
+        k = tf.gather(self.n_outputs, index)
+        ids = tf.gather(self.class_ids, index)
         scores = tf.where(tf.range(tf.shape(p)[1]) < k, p, -1.0)
         return {"probabilities": p[:, :k],
                 "classes": tf.gather(ids, tf.argmax(scores, axis=1, output_type=tf.int32))}
