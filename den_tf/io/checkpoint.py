@@ -203,8 +203,8 @@ def saved_config(folder: str) -> DENConfig:
 
 def flag_text(name: str, value) -> str:
     """A setting's value as its flag is written (--dims=784,312,10, --class_groups=0,1;2,3,
-    --paper=Q2,Q4; an unset optional one: none)."""
-    if value is None:
+    --paper=Q2,Q4; an unset or empty one: none)."""
+    if value is None or (isinstance(value, (tuple, list)) and not value):
         return "none"
     if name == "class_groups":
         return ";".join(",".join(str(c) for c in g) for g in value)
