@@ -9,7 +9,7 @@ stderr and an exit status:
   1  bad data or a bad checkpoint;
   2  a bad flag or setting, including an output that cannot be written (log, results,
      figure, checkpoint, TensorBoard or export folder) and a network that could outgrow
-     the memory: all checked before the first training step (issue 9);
+     the memory: all checked before the first training step;
   3  a numerical fault (non-finite loss);
   4  the run finished but a write failed: the line names what was not written and where
      the results are (the results JSON, else `<log file>.results.json`, else stdout and
@@ -19,6 +19,9 @@ stderr and an exit status:
 
 Modes: train (default; --resume continues from the latest checkpoint), eval (overall
 evaluation of the latest checkpoint), export (SavedModel of the latest checkpoint).
+eval and export use what the checkpoint learned on its own data: a data or network flag
+given that differs from the checkpoint's, or a --data_dir holding other data, is
+refused (status 2). An output flag given an empty value is refused (status 2).
 Checkpoints, --resume, eval, export and --export_dir are DEN's only: with a baseline
 they are refused (status 2), and no checkpoints are written.
 
@@ -56,8 +59,9 @@ def parse(argv) -> int:
     FLAGS.unparse_flags()
     try:
         rest = FLAGS(argv)
-    except absl_flags.Error as e:
-        _say_error(str(e).splitlines()[0])
+    except absl_flags.Error as e:  # "flag --name=value: rule" -> "--name=value: rule"
+        line = str(e).splitlines()[0]
+        _say_error(line[len("flag "):] if line.startswith("flag --") else line)
         return 2
     if len(rest) > 1:
         _say_error(f"unexpected arguments: {' '.join(rest[1:])} (flags are --name=value)")
@@ -137,8 +141,10 @@ def _run(argv) -> int:
     from den_tf.datasets import load_dataset
     from den_tf.errors import ConfigError
 
+    _check_paths_given()
     cfg = den_flags.config_from_flags(FLAGS)
-    cfg.validate()
+    if FLAGS.mode == "train":  # (eval and export: the checkpoint's settings, below)
+        cfg.validate()
     warnings = []  # each on stderr at once, and into the log once it is open
 
     def warn(w: str) -> None:
@@ -160,13 +166,31 @@ def _run(argv) -> int:
     log_path = FLAGS.log_file or _default_log_path(FLAGS.mode)
     results_path = FLAGS.results or os.path.splitext(log_path)[0] + ".json"
     _check_outputs(cfg, log_path, results_path)
+    tf = folder = state = None
+    if FLAGS.mode != "train":
+        # What the checkpoint learned (data set, task stream, network) is evaluated or
+        # exported, on its own data: a flag given that differs is refused.
+        tf = _import_tensorflow_quietly()  # (reading a checkpoint needs it)
+        from den_tf.io import checkpoint
+        folder = checkpoint.latest(cfg.checkpoint_dir)
+        state = checkpoint.read_state(folder)
+        saved = checkpoint.config_of(state)
+        checkpoint.check_learned(saved, cfg, den_flags.given_settings(FLAGS))
+        ignored = den_flags.given_training_flags(FLAGS, checkpoint.LEARNED)
+        if ignored:
+            warn(f"--mode={FLAGS.mode} uses the checkpoint's training settings; ignored: "
+                 + ", ".join(f"--{n}" for n in ignored))
+        cfg = saved.replace(checkpoint_dir=cfg.checkpoint_dir, xla=cfg.xla).validate()
     data = load_dataset(cfg.dataset, FLAGS.data_dir)
+    if state is not None:
+        _check_data(checkpoint, state, data, cfg)
     from den_tf.model.archs import image_shape_of  # no TensorFlow
     cfg.validate(data.input_size, data.n_classes, len(data.train), image_shape_of(data))
     tasks = cfg.stream_for(data)
     _check_memory(cfg, data, warn)
 
-    tf = _import_tensorflow_quietly()
+    if tf is None:
+        tf = _import_tensorflow_quietly()
     from den_tf.engine import numerics
     float_note = numerics.configure(cfg.allow_tf32)  # before any op runs
     if FLAGS.threads:  # before any op runs
@@ -174,16 +198,9 @@ def _run(argv) -> int:
         tf.config.threading.set_inter_op_parallelism_threads(FLAGS.threads)
     from den_tf import api
     from den_tf.io import checkpoint
-    folder = None
-    if FLAGS.mode != "train" or FLAGS.resume:
+    if FLAGS.resume:
         folder = checkpoint.latest(cfg.checkpoint_dir)
-        if FLAGS.mode != "train":  # the run's own settings; data_dir and xla from flags
-            cfg = checkpoint.saved_config(folder).replace(
-                checkpoint_dir=cfg.checkpoint_dir, xla=cfg.xla)
-            if cfg.dataset != data.name:  # the checkpoint's data set, from --data_dir
-                data = load_dataset(cfg.dataset, FLAGS.data_dir)
-            cfg.validate(data.input_size, data.n_classes, len(data.train), image_shape_of(data))
-            tasks = cfg.stream_for(data)
+        _check_data(checkpoint, checkpoint.read_state(folder), data, cfg)
 
     from den_tf.io import loglines
     from den_tf.io.logfile import Log
@@ -213,6 +230,12 @@ def _run(argv) -> int:
                 cb.close()
 
 
+def _check_data(checkpoint, state: dict, data, cfg) -> None:
+    """The data read from --data_dir must be the data the checkpoint learned on."""
+    from den_tf.datasets import DEFAULT_DATA_DIRS
+    checkpoint.check_data(state, data, FLAGS.data_dir or DEFAULT_DATA_DIRS[cfg.dataset])
+
+
 def _train(cfg, data, tasks, trainer, log, cbs, results_path, writes) -> int:
     from den_tf import api
     from den_tf.evaluation import results
@@ -236,6 +259,9 @@ def _train(cfg, data, tasks, trainer, log, cbs, results_path, writes) -> int:
 
     if trainer is None:
         trainer = api.make_trainer(cfg, data, log=log, callbacks=cbs, tasks=tasks)
+    elif trainer.done >= cfg.tasks:
+        log(loglines.ours(f"nothing left to learn: the checkpoint has learned {trainer.done} "
+                          f"tasks, the run has {cfg.tasks}"))
     out = api.run(cfg, data, log=log, on_task_end=after_task, trainer=trainer)
     wall = time.perf_counter() - start
     out["timing"]["wall_s"] = wall
@@ -274,11 +300,28 @@ def _figure_path(results_path: str) -> str:
     return os.path.splitext(results_path)[0] + ".png"
 
 
+# Largest AUROC difference between a checkpoint's last evaluation and eval's (the same
+# network on the same data: float reordering only).
+EVAL_TOLERANCE = 1e-3
+
+
 def _evaluate(trainer, log, results_path, writes) -> int:
     from den_tf.evaluation import results
     from den_tf.io import loglines
+    # The summary's rows: the checkpoint's, each measured when its task was learned, and
+    # the last one measured again now. They are one set only when today's evaluation
+    # gives the checkpoint's last row (the same network on the same data).
+    saved = trainer.scores[trainer.done - 1] if len(trainer.scores) >= trainer.done else None
     trainer.scores = trainer.scores[: trainer.done - 1]
-    trainer.evaluate_all(trainer.done)
+    now = trainer.evaluate_all(trainer.done)
+    if saved is not None:
+        for s_then, s_now in zip(saved, now):
+            if abs(s_then.auroc - s_now.auroc) > EVAL_TOLERANCE:
+                from den_tf.errors import ConfigError
+                raise ConfigError(
+                    f"--data_dir={FLAGS.data_dir or '(default)'}: task {s_now.task} "
+                    f"scores AUROC {s_now.auroc:.4f} on these data but {s_then.auroc:.4f} "
+                    f"in the checkpoint: not the data it learned on (no results written)")
     out = results.build(trainer, 0.0)
     for line in loglines.summary_lines(out):
         log(line)
@@ -297,9 +340,30 @@ def _export(trainer, log) -> int:
     return 0
 
 
-# ----------------------------------------------------------------------------- issue 9
+# ----------------------------------------------------------------------------- preflight
+# The output flags, and what leaving each out does: one rule for all of them, an empty
+# value given (--checkpoint_dir=) is refused before any work.
+OUTPUT_FLAGS = {
+    "log_file": "leave the flag out for the default logs/den_tf_<date-time>.log",
+    "results": "leave the flag out for the default (the log file's name with .json)",
+    "checkpoint_dir": "leave the flag out for the default checkpoints (--nocheckpoints "
+                      "writes none)",
+    "tensorboard_dir": "leave the flag out to write no TensorBoard summaries",
+    "csv_log": "leave the flag out to write no CSV log",
+    "export_dir": "leave the flag out to export nothing",
+}
+
+
+def _check_paths_given() -> None:
+    """Every output flag given names a path (the figure's path is --results' with .png)."""
+    from den_tf import preflight
+    for name, instead in OUTPUT_FLAGS.items():
+        if FLAGS[name].present:
+            preflight.check_path_given(name, FLAGS[name].value, instead)
+
+
 def _check_outputs(cfg, log_path: str, results_path: str) -> None:
-    """Every output this run will write is checked before any work (issue 9): writable
+    """Every output this run will write is checked before any work: writable
     (or creatable: folders are made when first written, the log's now), a folder where a
     folder is needed and a file where a file is; else ConfigError (exit 2) naming the
     flag, the path and the reason."""
@@ -324,9 +388,9 @@ def _check_outputs(cfg, log_path: str, results_path: str) -> None:
 
 
 def _check_memory(cfg, data, warn) -> None:
-    """Issue 9: a run whose network could outgrow the memory is refused (exit 2). The
-    estimate (den_tf/preflight/memory.py) is of the largest network the run can grow to: DEN's MLP
-    of --dims, or a convolutional --arch on the data's images, with --paper=Q8 every
+    """Before the first step, a run whose network could outgrow the memory is refused
+    (exit 2). The estimate (den_tf/preflight/memory.py) is of the largest network the run
+    can grow to: DEN's MLP of --dims, or a convolutional --arch on the data's images, with --paper=Q8 every
     drifted unit split (only a warning, through `warn`, into the log); a baseline's
     (--method) networks, which do not grow by ex_k."""
     if FLAGS.mode != "train":
@@ -345,7 +409,7 @@ def _check_memory(cfg, data, warn) -> None:
 
 
 class _Writes:
-    """Writes after training starts, so that a failure loses nothing (issue 9).
+    """Writes after training starts, so that a failure loses nothing.
 
     A checkpoint or the results so far that cannot be written after a task: one warning
     line in the log, and training goes on (the next task tries again). The final

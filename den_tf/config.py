@@ -280,9 +280,20 @@ def _fmt_dims(dims: Sequence) -> str:
     return ",".join(str(d) for d in dims)
 
 
+# The largest count any integer setting may take (TensorFlow's int32 counters and
+# shapes; far above any real run's).
+INT_MAX = 2 ** 31 - 1
+
+
+def _check_int_max(name: str, value) -> None:
+    if value > INT_MAX:
+        raise ConfigError(f"--{name}={value}: must be at most {INT_MAX}")
+
+
 def check_positive_int(name: str, value) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ConfigError(f"--{name}={value}: must be a positive integer")
+    _check_int_max(name, value)
 
 
 def check_positive_float(name: str, value) -> None:
@@ -308,6 +319,7 @@ def check_seed(name: str, value) -> None:
 def check_nonnegative_int(name: str, value) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise ConfigError(f"--{name}={value}: must be an integer >= 0")
+    _check_int_max(name, value)
 
 
 def optional(check):

@@ -55,6 +55,6 @@ class CheckpointError(DENError):
 class WriteError(DENError):
     """The run finished, but an output (results, figure, checkpoint, SavedModel, log)
     could not be written; the message names it and says where the results are instead
-    (issue 9: a failed write at the end loses nothing)."""
+    (a failed write at the end loses nothing)."""
 
     exit_code = 4

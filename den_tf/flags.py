@@ -9,6 +9,8 @@ Imports: den_tf.errors, den_tf.config, den_tf.datasets, den_tf.model.
 
 from __future__ import annotations
 
+import dataclasses
+
 from absl import flags
 
 from den_tf.config import (
@@ -48,7 +50,8 @@ def define_flags() -> None:
     flags.DEFINE_float("lr", _D.lr, "Initial learning rate (decays 0.95 per epoch, staircase).")
     flags.DEFINE_integer("batch_size", _D.batch_size, "Minibatch size.")
     flags.DEFINE_string("checkpoint_dir", _D.checkpoint_dir,
-                        "Directory for per-task checkpoints (unused by the original).")
+                        "Directory for per-task checkpoints (unused by the original). An "
+                        "empty value is refused (--nocheckpoints writes none).")
     flags.DEFINE_list("dims", [str(d) for d in _D.dims],
                       "Layer sizes including input and output, e.g. 784,312,128,10. With a "
                       "convolutional --arch only the last entry (the head's size, = "
@@ -131,27 +134,36 @@ def define_flags() -> None:
                       "expansion (the original races L1 and group lasso there). l1_then_gl: "
                       "L1 then group lasso; gl_only: group lasso alone on those blocks; "
                       "gl_then_l1: group lasso then L1.")
-    flags.DEFINE_string("log_file", "", "Log file (default: logs/den_tf_<date-time>.log).")
+    flags.DEFINE_string("log_file", "", "Log file (default: logs/den_tf_<date-time>.log). "
+                        "An empty value is refused (leave the flag out for the default).")
     flags.DEFINE_string("results", "", "Results JSON (default: the log file's name with "
-                        ".json).")
+                        ".json). An empty value is refused (leave the flag out for the "
+                        "default).")
     flags.DEFINE_boolean("xla", _D.xla, "Compile the training steps with XLA (jit_compile).")
     flags.DEFINE_enum("mode", "train", ["train", "eval", "export"],
                       "train: run DEN; eval: print the overall evaluation of the latest "
                       "checkpoint in --checkpoint_dir; export: write it as a SavedModel to "
-                      "--export_dir.")
+                      "--export_dir. eval and export use what the checkpoint learned (its "
+                      "data set, task stream and network) on its own data: a --dataset, "
+                      "--tasks, --task_seed, --n_tasks, --n_classes, --class_groups, "
+                      "--class_order, --arch, --dims or --method given that differs, or a "
+                      "--data_dir holding other data, is refused.")
     flags.DEFINE_boolean("resume", False, "Continue the run of the latest checkpoint in "
                          "--checkpoint_dir with its next task.")
     flags.DEFINE_boolean("checkpoints", True, "Write a checkpoint after every task.")
-    flags.DEFINE_string("tensorboard_dir", "", "Write TensorBoard summaries here.")
+    flags.DEFINE_string("tensorboard_dir", "", "Write TensorBoard summaries here (default: "
+                        "none). An empty value is refused (leave the flag out for none).")
     flags.DEFINE_string("csv_log", "", "Write a CSV row per evaluated task here (tasks "
                         "learned, task, AUROC, accuracy, CE, capacity, units; appended to "
-                        "an existing file).")
+                        "an existing file; default: none). An empty value is refused "
+                        "(leave the flag out for none).")
     flags.DEFINE_enum("progress", "auto", ["auto", "on", "off"],
                       "Progress bar per phase (auto: when stdout is a terminal).")
     flags.DEFINE_string("export_dir", "", "Write the learned network as a SavedModel here "
-                        "(after training, or in --mode=export).")
+                        "(after training, or in --mode=export; default: none). An empty "
+                        "value is refused (leave the flag out for none).")
     flags.DEFINE_boolean("figure", True, "Write the results figure (PNG, needs matplotlib) "
-                         "next to the results JSON.")
+                         "next to the results JSON (its path is --results' with .png).")
     flags.DEFINE_boolean("verbose", False, "Show tracebacks of errors.")
     # --- the baselines (den_tf/baselines/; README "Baselines") ---
     flags.DEFINE_enum("method", "den", list(METHODS),
@@ -187,6 +199,31 @@ def define_flags() -> None:
     flags.register_validator("class_groups",
                              _rule("class_groups", lambda name, v: parse_class_groups(v)))
     flags.register_validator("paper", _rule("paper", lambda name, v: parse_paper(v)))
+
+
+# the flag of each DENConfig setting whose flag has another name
+_FLAG_OF = {v: k for k, v in ConfigError.SETTING_OF_FLAG.items()}
+
+
+def given_settings(f=FLAGS) -> set:
+    """The settings (DENConfig and BaselineConfig field names, and "method") whose flags
+    were given on the command line (--seed gives train_seed)."""
+    out = {field.name for field in dataclasses.fields(BaselineConfig)
+           if _FLAG_OF.get(field.name, field.name) in f
+           and f[_FLAG_OF.get(field.name, field.name)].present}
+    if f["seed"].present:
+        out.add("train_seed")
+    return out
+
+
+def given_training_flags(f=FLAGS, learned=()) -> list:
+    """The flags given of the settings that only shape training (every DEN setting but
+    `learned`, the checkpoint folder and --xla), in the order they are defined: what
+    --mode=eval and --mode=export ignore (they use the checkpoint's)."""
+    skip = set(learned) | {"checkpoint_dir", "xla"} | set(BASELINE_ONLY)
+    out = [_FLAG_OF.get(x.name, x.name) for x in dataclasses.fields(DENConfig)
+           if x.name not in skip and f[_FLAG_OF.get(x.name, x.name)].present]
+    return out + (["seed"] if f["seed"].present else [])
 
 
 def _rule(name: str, check):

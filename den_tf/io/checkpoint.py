@@ -8,8 +8,9 @@ what is not a tensor: every layer's name, kind (dense or conv), kernel shape, se
 (padding, rows per input unit) and unit births, the image shape, timestamps, the task
 counter, the numpy RandomStates (weight initialisation, duplicate biases), the per-task
 records and evaluations, what each learned task's outputs stand for (its input
-transform and class ids: enough to predict and export without the data), and the
-settings of the run. The architecture's forward pass and base size come from the
+transform and class ids: enough to predict and export without the data), a digest of
+the data set's test split (`check_data`: eval, export and --resume refuse other data),
+and the settings of the run. The architecture's forward pass and base size come from the
 settings (den_tf.model.archs).
 
 Writing is atomic: the folder is written under a temporary name, flushed to disk, then
@@ -21,6 +22,7 @@ pointing at a complete one.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 import shutil
@@ -29,11 +31,12 @@ import tempfile
 import numpy as np
 import tensorflow as tf
 
-from den_tf.config import BaselineConfig, DENConfig
+from den_tf.config import BaselineConfig, DENConfig, method_of
 from den_tf.engine.randomness import RandomInit
-from den_tf.errors import CheckpointError
+from den_tf.errors import CheckpointError, ConfigError
 from den_tf.evaluation.scoring import TaskScore
 from den_tf.io import files
+from den_tf.model.archs.specs import CONV_ARCHS
 from den_tf.model.conv import DenConv2D
 from den_tf.model.layers import DenDense
 
@@ -44,6 +47,13 @@ EXTRA = "extra.npz"
 FORMAT = 3  # 2: task_seed and train_seed replace seed; 3: named layers of any method
 # Settings that may differ between a run and its resumption.
 FREE = ("checkpoint_dir", "n_tasks", "xla", "allow_tf32")
+# What a checkpoint learned: its data set, task stream and network. --mode=eval and
+# --mode=export use the checkpoint's; a setting given that differs is refused
+# (`check_learned`).
+LEARNED = ("dataset", "task_stream", "task_seed", "n_tasks", "class_groups", "class_order",
+           "n_classes", "arch", "dims", "method")
+# the flag of each setting whose flag has another name (den_tf.errors.ConfigError)
+FLAG_OF_SETTING = {v: k for k, v in ConfigError.SETTING_OF_FLAG.items()}
 LAYER_KINDS = {cls.KIND: cls for cls in (DenDense, DenConv2D)}
 
 
@@ -129,6 +139,9 @@ def save(learner, directory: str) -> str:
             "tasks": task_descriptions(learner),
             "pool": int(learner.batches_pool),
         }
+        data = getattr(learner.tasks, "data", None)
+        if data is not None and getattr(data, "test", None) is not None:
+            state["data"] = {"name": getattr(data, "name", None), "digest": data_digest(data)}
         with open(os.path.join(tmp, STATE), "w") as f:
             json.dump(state, f)
         _fsync_tree(tmp)
@@ -188,20 +201,86 @@ def saved_config(folder: str) -> DENConfig:
     return config_of(read_state(folder))
 
 
+def flag_text(name: str, value) -> str:
+    """A setting's value as its flag is written (--dims=784,312,10, --class_groups=0,1;2,3,
+    --paper=Q2,Q4; an unset or empty one: none)."""
+    if value is None or (isinstance(value, (tuple, list)) and not value):
+        return "none"
+    if name == "class_groups":
+        return ";".join(",".join(str(c) for c in g) for g in value)
+    if isinstance(value, (tuple, list)):
+        return ",".join(str(v) for v in value)
+    return str(value)
+
+
+def _difference(name: str, given, saved) -> str:
+    """"--flag=given differs from the checkpoint's value saved" (the flag's name)."""
+    return (f"--{FLAG_OF_SETTING.get(name, name)}={flag_text(name, given)} differs from the "
+            f"checkpoint's value {flag_text(name, saved)}")
+
+
 def check_compatible(saved: DENConfig, config: DENConfig) -> None:
     """Raises CheckpointError when a setting that shapes the run differs."""
-    if type(saved) is not type(config) or getattr(saved, "method", "den") != getattr(
-            config, "method", "den"):
-        raise CheckpointError(f"--method={getattr(config, 'method', 'den')} differs from "
-                              f"the checkpoint's {getattr(saved, 'method', 'den')}")
+    if type(saved) is not type(config) or method_of(saved) != method_of(config):
+        raise CheckpointError(f"--method={method_of(config)} differs from the checkpoint's "
+                              f"{method_of(saved)}")
     for f in dataclasses.fields(saved):
         if f.name in FREE and not (f.name == "n_tasks" and saved.task_stream == "rotated"):
             continue  # (a rotated stream's angles depend on the number of tasks)
         a, b = getattr(saved, f.name), getattr(config, f.name)
         if a != b:
-            raise CheckpointError(
-                f"--{f.name}={b} differs from the checkpoint's value {a}; resume with the "
-                f"same settings")
+            raise CheckpointError(f"{_difference(f.name, b, a)}; resume with the same "
+                                  f"settings")
+
+
+def _learned(config: DENConfig, name: str):
+    """The value of a LEARNED setting, as compared: the number of tasks (n_tasks, else
+    its default), a convolutional arch's head size (the only --dims size it reads)."""
+    if name == "n_tasks":
+        return config.tasks
+    if name == "method":
+        return method_of(config)
+    if name == "dims" and config.arch in CONV_ARCHS:
+        return tuple(config.dims[-1:])
+    return getattr(config, name)
+
+
+def check_learned(saved: DENConfig, config: DENConfig, given) -> None:
+    """--mode=eval and --mode=export use what the checkpoint learned (`saved`): raises
+    ConfigError (exit 2) for the first setting of LEARNED in `given` (the settings the
+    user gave) whose value in `config` differs from the checkpoint's, naming the flag
+    and both values."""
+    for name in LEARNED:
+        if name not in given:
+            continue
+        a, b = _learned(saved, name), _learned(config, name)
+        if a != b:
+            raise ConfigError(f"{_difference(name, b, a)} (the checkpoint is evaluated and "
+                              f"exported on what it learned: leave the flag out, or give "
+                              f"the checkpoint's value)")
+
+
+def data_digest(data) -> str:
+    """A short digest of a data set's test split (its pixels and labels): the same data
+    gives the same digest, whatever folder it is read from."""
+    h = hashlib.sha1()
+    for a in (data.test.pixels, data.test.labels):
+        a = np.ascontiguousarray(a)
+        h.update(f"{a.dtype}{a.shape}".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()[:16]
+
+
+def check_data(state: dict, data, data_dir: str) -> None:
+    """Raises ConfigError (exit 2) when the checkpoint recorded its data (`state["data"]`,
+    written by `save`) and `data`, read from `data_dir`, is other data."""
+    saved = state.get("data")
+    if not saved or not saved.get("digest"):
+        return  # (a checkpoint of a stream without a data set, or of an older den_tf)
+    if data_digest(data) != saved["digest"]:
+        raise ConfigError(f"--data_dir={data_dir}: holds other images than the "
+                          f"{saved.get('name') or 'data'} the checkpoint learned on (their "
+                          f"test sets differ); give the folder of the checkpoint's data")
 
 
 def restore_into(learner, folder: str, check: bool = True):

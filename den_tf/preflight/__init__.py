@@ -27,5 +27,6 @@ from den_tf.preflight.outputs import (  # noqa: F401
                                      check_dir_kind,
                                      check_dir_output,
                                      check_file_output,
+                                     check_path_given,
                                      reason,
 )

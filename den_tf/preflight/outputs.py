@@ -8,6 +8,8 @@ flag, the path (or the settings) and the reason, before TensorFlow is even impor
   files in (made now with `make=True`, else when first written).
 * `check_file_output(flag, path)`: `path` is not a folder, and its folder can hold new
   files; with `append=True` an existing file need only open for appending (the log).
+* `check_path_given(flag, path, instead)`: the one rule for an output flag given an
+  empty value (`--checkpoint_dir=`): refused, saying what leaving the flag out does.
 """
 
 from __future__ import annotations
@@ -87,6 +89,14 @@ def _writable_folder(prefix: str, folder: str, make: bool) -> None:
         os.unlink(tmp)
     except OSError:
         pass
+
+
+def check_path_given(flag: str, path: str, instead: str) -> None:
+    """An output flag given on the command line names a path: an empty (or blank) value
+    is refused, never read as the default or as "none"; `instead` says what leaving the
+    flag out does."""
+    if not str(path).strip():
+        raise ConfigError(f"--{flag}={path}: an empty path; {instead}")
 
 
 def check_dir_output(flag: str, path: str, make: bool = False) -> str:
