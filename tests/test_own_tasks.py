@@ -234,19 +234,17 @@ def test_baselines_on_a_convolutional_arch(mnist, method, tmp_path):
         np.testing.assert_array_equal(before, model.learner.columns[1][0].kernel.numpy())
 
 
-def test_library_runs_print_no_retracing_warnings(stream, capfd):
-    den_tf.DEN(max_iter=20, batch_size=32, train_seed=1, dims=(784, 16, 8, 3)).learn(stream)
-    out, err = capfd.readouterr()
-    assert "retracing" not in out + err
-
-
-def test_csv_log_callback(stream, tmp_path):
+def test_csv_log_callback_and_no_retracing_warnings(stream, tmp_path, capfd):
+    """One library run with the CSV logger as its callback: a row per evaluation, and
+    none of TensorFlow's retracing warnings on stdout or stderr."""
     path = tmp_path / "run.csv"
     from den_tf.io import CSVLogger
     log = CSVLogger(str(path))
     den_tf.DEN(max_iter=20, batch_size=32, train_seed=1, dims=(784, 16, 8, 3),
                callbacks=[log]).learn(stream)
     log.close()
+    out, err = capfd.readouterr()
+    assert "retracing" not in out + err
     rows = [line.split(",") for line in path.read_text().splitlines()]
     assert rows[0] == ["tasks_learned", "task", "auroc", "accuracy", "loss", "capacity",
                        "units"]
