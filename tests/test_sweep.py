@@ -66,7 +66,9 @@ def mtimes(out, names, files=("results.json", "run.log", "status.json", "stdout.
 def local_sweep(tmp_path_factory, mnist_dir):
     d = tmp_path_factory.mktemp("sweeps")
     out = str(d / "local")
-    args = [f"--out={out}", "--workers=2", f"--data_dir={mnist_dir}"] + GRID + TINY
+    # (one TensorFlow thread per run, as every sweep here that compares figures with
+    # this one: a run's last digits depend on its thread count)
+    args = [f"--out={out}", "--workers=2", "--threads=1", f"--data_dir={mnist_dir}"] + GRID + TINY
     p = run_sweep(args, cwd=str(d))
     assert p.returncode == 0, p.stdout + p.stderr
     return {"out": out, "args": args, "cwd": str(d), "proc": p, "mnist": mnist_dir}
@@ -149,7 +151,7 @@ def test_failed_point_is_reported_and_the_others_finish(local_sweep, tmp_path):
     bad, good = "lr=0.001__train_seed=1__batch_size=100000", \
         "lr=0.001__train_seed=1__batch_size=default"
     # two workers, as the first sweep: the same TensorFlow threads per run, the same sums
-    p = run_sweep([f"--out={out}", "--workers=2", f"--data_dir={local_sweep['mnist']}",
+    p = run_sweep([f"--out={out}", "--workers=2", "--threads=1", f"--data_dir={local_sweep['mnist']}",
                    "--grid=lr=0.001", "--grid=train_seed=1", "--grid=batch_size=100000,"]
                   + TINY, cwd=str(tmp_path))
     assert p.returncode == 1, p.stdout + p.stderr
@@ -307,7 +309,8 @@ def test_stopped_and_killed_sweeps_rerun_what_is_left_and_the_lock_refuses_a_sec
     redo = NAMES[3]
     shutil.rmtree(os.path.join(out, redo))
     kept = mtimes(out, NAMES[:3])
-    args = [f"--out={out}", "--workers=1", f"--data_dir={local_sweep['mnist']}"] + GRID + TINY
+    args = [f"--out={out}", "--workers=1", "--threads=1",
+            f"--data_dir={local_sweep['mnist']}"] + GRID + TINY
     cmd = [sys.executable, "-m", "den_tf.sweep"] + args
     lock = os.path.join(out, sweep.LOCK_FILE)
     log = os.path.join(out, redo, "run.log")
