@@ -20,7 +20,10 @@ validation set, an iteration line, and early stopping when the mean of the last 
 validation losses (always divided by 10) moves by less than 1e-6. It returns the counter
 and the CE of the LAST MINIBATCH (which decides expansion, spec step 5; with
 `--paper=Q7` the validation CE decides instead, den_tf/den/selective.py). The steps
-between two validations run as one compiled loop.
+between two validations and the validation that ends them (the CE on the validation
+images, which stay on the device, and in a phase that prints their sigmoid outputs) run
+as one compiled function: one host round trip per 100 steps, where the mean AUROC, the
+window and the stopping rule are applied as the original does, in float64 on the host.
 """
 
 from __future__ import annotations
@@ -97,7 +100,9 @@ class PhaseSpec:
 @dataclasses.dataclass
 class PhaseResult:
     """The counter when the phase stopped, the last minibatch's CE, the validation
-    history [(iter, loss, perf or None)], and timings in seconds."""
+    history [(iter, loss, perf or None)], and timings in seconds (`validate_s`: the
+    host's part of validation, the AUROC; the validation CE and outputs are computed in
+    the compiled chunk, so their time is in `train_s`)."""
 
     iters: float
     last_loss: float
@@ -240,9 +245,15 @@ class PhaseRunner:
         self.step.assign_add(1.0)
         return ce
 
-    def _chunk_fn(self, x_all, y_all, idx, n, train_index=None, kind=None, params=None):
-        """Runs n (<= len(idx)) steps; returns the CE of each step ([len(idx)]). The
-        task's transform: `kind` (its class, static) on `params` (its tensors)."""
+    def _chunk_fn(self, x_all, y_all, idx, n, train_index=None, kind=None, params=None,
+                  val_x=None, val_y=None, validate=None):
+        """Runs n (<= len(idx)) steps; returns the CE of each step ([len(idx)]) and, when
+        `validate` (a boolean tensor) holds, the validation of the network the n steps
+        leave (spec "Pieces shared by every phase": every 100 iterations the CE, and in
+        a phase that prints the sigmoid outputs the perf is computed from; zeros when it
+        does not hold). The validation runs in the same compiled function as the steps,
+        after them, so a chunk is one host round trip. The task's transform: `kind` (its
+        class, static) on `params` (its tensors)."""
         def body(i, losses):
             if self.spec.batch is None:
                 x, y = train_batch(x_all, y_all, idx[i], kind, params, train_index)
@@ -253,7 +264,21 @@ class PhaseRunner:
 
         _, losses = tf.while_loop(lambda i, _: i < n, body,
                                   (tf.constant(0), tf.zeros([VALIDATE_EVERY])))
-        return losses
+        if val_x is None:
+            return losses
+        printing = self.spec.printing
+        n_val, n_out = val_y.shape[0], val_y.shape[1]
+
+        def _validate():
+            logits = self.spec.forward([tf.convert_to_tensor(p) for p in self.params], val_x)
+            ce = mean_sigmoid_ce(val_y, logits)
+            return (ce, tf.sigmoid(logits)) if printing else (ce,)
+
+        def _skip():
+            zero = tf.constant(0.0)
+            return (zero, tf.zeros([n_val, n_out])) if printing else (zero,)
+
+        return (losses,) + tuple(tf.cond(validate, _validate, _skip))
 
     # ------------------------------------------------------------------ the loop
     def validate(self, data: TaskTensors, with_perf: bool):
@@ -286,8 +311,11 @@ class PhaseRunner:
                 idx = tf.pad(idx, [[0, VALIDATE_EVERY - n], [0, 0]])
             t0 = time.perf_counter()
             kind, params = data.batch_transform
-            losses = self._chunk(data.train_x, data.train_y, idx, tf.constant(n),
-                                 data.train_index, kind, params).numpy()[:n]
+            validating = (c + n) % VALIDATE_EVERY == 0
+            out = self._chunk(data.train_x, data.train_y, idx, tf.constant(n),
+                              data.train_index, kind, params, data.val_x, data.val_y,
+                              tf.constant(validating))
+            losses = out[0].numpy()[:n]
             dt = time.perf_counter() - t0
             if first is None:
                 first = (dt, n)
@@ -304,7 +332,9 @@ class PhaseRunner:
                 call(callbacks, "on_chunk", spec, c, last, float(self.learning_rate()))
             if c % VALIDATE_EVERY == 0:
                 t0 = time.perf_counter()
-                val_loss, perf = self.validate(data, with_perf=spec.printing)
+                val_loss = float(out[1])
+                perf = (mean_auroc(out[2].numpy(), data.val_y.numpy()) if spec.printing
+                        else None)
                 t_val += time.perf_counter() - t0
                 history.append((c, val_loss, perf))
                 call(callbacks, "on_validation", spec, c, val_loss, perf)

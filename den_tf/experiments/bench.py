@@ -11,8 +11,10 @@ Prints, as a table and as JSON, in one process:
   gather; Keras' Adam), compiled the same way, its chunks interleaved with the DEN
   step's: the "matmul limit" on this machine, and the ratio;
 * a reduced full run (10 tasks, --reduced_iter iterations per phase, default 430): wall
-  time, and the shares of compilation, validation and evaluation in it; peak resident
-  memory; with --full, the same for the default run (max_iter 4300);
+  time, and the shares of compilation, validation and evaluation in it (validation: the
+  host's part, the AUROC; the validation CE runs inside the compiled chunk and counts
+  as steps); peak resident memory; with --full, the same for the default run (max_iter
+  4300);
 * with `--archs=lenet` (or `--archs=mlp,lenet`), for the convolutional `lenet`: DEN's
   steady-state step at task 1's shapes and at task 2's expansion (ex_k more filters and
   units per layer), against a bare Keras LeNet step at the same kernel shapes, padding,
