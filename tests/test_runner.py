@@ -111,3 +111,35 @@ def test_non_finite_loss_stops_the_phase_with_task_phase_and_step():
     with pytest.raises(NumericalError, match=r"task 1, phase train, step 4"):
         PhaseRunner(first_task_spec(toy_network()), toy_hyper(max_iter=20), xla=True).run(
             data, RecordedBatches({"t1_train": idx}))
+
+
+@pytest.mark.parametrize("xla", [True, False])
+@pytest.mark.parametrize("printing", [True, False])
+def test_validation_in_the_chunk_is_the_separate_prediction_bit_for_bit(xla, printing):
+    """The validation computed inside the compiled chunk (CE, and the outputs the perf is
+    taken from) equals, to the bit, that of the network's separate prediction."""
+    from den_tf.engine.callbacks import Callback
+    from den_tf.evaluation.metrics import mean_auroc
+    from den_tf.model.forward import predict
+
+    data = toy_task()
+    seen = []
+
+    class Check(Callback):
+        def on_phase_begin(self, spec, runner):
+            self.runner = runner
+
+        def on_validation(self, spec, iteration, loss, perf):
+            r = self.runner
+            ce, probs = predict(r.params, data.val_x, data.val_y, r.xla, spec.forward)
+            alone = (float(ce), mean_auroc(probs.numpy(), data.val_y.numpy()) if printing
+                     else None)
+            seen.append(((loss, perf), alone))
+            seen.append((r.validate(data, with_perf=printing), alone))  # a zero-step chunk
+
+    spec = first_task_spec(toy_network(seed=2))
+    spec.printing = printing
+    PhaseRunner(spec, toy_hyper(max_iter=250), xla=xla).run(
+        data, RandomBatches(400, 32, 0), callbacks=[Check()])
+    assert len(seen) == 4 and all(repr(a) == repr(b) for a, b in seen)  # repr: nan == nan
+    assert all((a[1] is None) == (not printing) for a, _ in seen)
