@@ -21,7 +21,7 @@ from den_tf.config import PAPER_SWITCHES
 from tests.conftest import ROOT
 
 DOCS = os.path.join(ROOT, "docs")
-TEST_COMMAND = "python -m pytest -q tests"
+TEST_COMMAND = "python -m pytest -q -n auto --dist loadfile tests"
 README_MAX_LINES = 160
 
 
