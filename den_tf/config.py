@@ -396,8 +396,8 @@ class BaselineConfig(DENConfig):
         own = [q for q in self.paper if q not in BASELINE_PAPER]
         if own:
             raise ConfigError(
-                f"--paper={','.join(self.paper)}: {', '.join(own)} describe DEN's own steps, "
-                f"not --method={self.method}'s; a baseline follows only "
+                f"--paper={','.join(self.paper)}: {', '.join(own)}: DEN's own steps, not "
+                f"--method={self.method}'s; a baseline follows only "
                 f"{', '.join(BASELINE_PAPER)}")
         return self
 

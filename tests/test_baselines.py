@@ -19,7 +19,7 @@ from den_tf.baselines.l2 import L2
 from den_tf.baselines.mtl import MTL, PooledTasks, pooled_forward, with_task
 from den_tf.baselines.progressive import Progressive, column_units
 from den_tf.baselines.stl import STL
-from den_tf.config import BaselineConfig, DENConfig, config_for
+from den_tf.config import BaselineConfig, DENConfig, config_for, parse_paper
 from den_tf.datasets.tensors import TaskTensors, task_batch, train_batch
 from den_tf.datasets.transforms import Permute
 from den_tf.engine.runner import Hyper, _Slot
@@ -437,5 +437,6 @@ def test_paper_q2_zero_biases_in_every_network_a_baseline_builds(cls):
 def test_paper_switches_of_den_refused_with_a_baseline(tmp_path, mnist_dir, paper):
     p = run_main([f"--data_dir={mnist_dir}", "--method=stl", f"--paper={paper}",
                   "--max_iter=10"], cwd=str(tmp_path))
-    check(p, 2, "--paper=", "describe DEN's own steps", "--method=stl", "Q2")
-    assert "Q2" not in p.stderr.split("follows only")[0].split(":")[1]  # Q2 is not refused
+    check(p, 2, "--paper=", ": DEN's own steps", "--method=stl", "follows only Q2")
+    refused = re.search(r"--paper=[^:]*: ([^:]*): DEN's own steps", p.stderr).group(1)
+    assert refused.split(", ") == [q for q in parse_paper(paper.split(",")) if q != "Q2"]
