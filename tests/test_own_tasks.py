@@ -1,12 +1,13 @@
 """DEN on a user's own tasks: streams from numpy arrays and tf.data, class splits, the
 model object (learn, predict, evaluate, save / load in a new process, export read with
-plain TensorFlow), the baselines through the same object and on a convolutional arch,
-the pixel rule, and every bad input refused in one line (den_tf.datasets.checks).
+plain TensorFlow), a baseline through the same object, the CSV logger, the pixel rule,
+and every bad input refused in one line (den_tf.datasets.checks). The longer runs (the
+baselines on a convolutional arch, the example script, the command line's class groups)
+are in tests/test_own_tasks_runs.py, so that the two files run side by side.
 
 Tiny settings (a few hundred real MNIST images per task, small networks, 40-60 steps):
 the figures are checked only against each other and against chance."""
 
-import json
 import os
 import subprocess
 import sys
@@ -212,28 +213,6 @@ def test_a_baseline_through_the_model_object_saves_and_loads(stream, tmp_path):
                                rtol=0, atol=1e-6)
 
 
-@pytest.mark.parametrize("method", ["stl", "progressive", "dnn"])
-def test_baselines_on_a_convolutional_arch(mnist, method, tmp_path):
-    """lenet under every baseline kind (one network, a network per task, columns with
-    convolutional laterals): learns, saves and loads exactly."""
-    s = from_arrays(task_dicts(mnist, groups=([0, 1], [2, 3]), n_train=80, n_test=30))
-    model = den_tf.DEN(method=method, arch="lenet", max_iter=40, batch_size=32,
-                       train_seed=1, dims=(2,), column_scale=0.25)
-    r = model.learn(s)
-    assert r["auroc_matrix"][1][1] > 0.6, r["auroc_matrix"]
-    x = s.tasks[1].data.test.pixels[:10].reshape(-1, 28, 28, 1)
-    want = model.predict(x, task=2)
-    model.save(str(tmp_path / "m"))
-    np.testing.assert_array_equal(den_tf.load(str(tmp_path / "m")).predict(x, 2).probabilities,
-                                  want.probabilities)
-    if method == "progressive":  # task 1's column never moved
-        before = model.learner.columns[1][0].kernel.numpy()
-        assert model.learner.columns[1][0].KIND == "conv"
-        assert len(model.learner.laterals[2][1]) == 1
-        assert model.learner.laterals[2][1][0].KIND == "conv"
-        np.testing.assert_array_equal(before, model.learner.columns[1][0].kernel.numpy())
-
-
 def test_csv_log_callback_and_no_retracing_warnings(stream, tmp_path, capfd):
     """One library run with the CSV logger as its callback: a row per evaluation, and
     none of TensorFlow's retracing warnings on stdout or stderr."""
@@ -251,19 +230,6 @@ def test_csv_log_callback_and_no_retracing_warnings(stream, tmp_path, capfd):
     assert [(int(r[0]), int(r[1])) for r in rows[1:]] == [(1, 1), (2, 1), (2, 2), (3, 1),
                                                           (3, 2), (3, 3)]
     assert all(0.0 <= float(r[3]) <= 1.0 for r in rows[1:])
-
-
-def test_examples_script_runs(fashion_mnist_dir, tmp_path):
-    """examples/own_tasks.py, as the docs page shows it, on tiny settings."""
-    env = dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="2")
-    r = subprocess.run([sys.executable, os.path.join(ROOT, "examples", "own_tasks.py"),
-                        f"--data_dir={fashion_mnist_dir}", "--max_iter=40", "--per_class=150",
-                        f"--out={tmp_path}"], capture_output=True, text=True, env=env,
-                       timeout=900)
-    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
-    assert "identical predictions: True" in r.stdout
-    assert os.path.isdir(tmp_path / "den_savedmodel")
-    assert "EWC (from tf.data): final mean AUROC" in r.stdout
 
 
 # ----------------------------------------------------------------------------- bad inputs
@@ -365,24 +331,3 @@ def test_results_json_has_the_metrics_and_forgetting_is_right():
     assert m["bwt"] == pytest.approx(((0.85 - 0.9) + (0.9 - 0.95)) / 2)
     m2 = metrics([[0.9, None], [0.95, 0.8]])  # got better: no forgetting, a negative drop
     assert m2["forgetting"]["max"] == pytest.approx([-0.05])
-
-
-def test_cli_class_groups_and_csv_log(fashion_mnist_dir, tmp_path):
-    from conftest import run_main
-    log, csv = tmp_path / "run.log", tmp_path / "run.csv"
-    p = run_main([f"--data_dir={fashion_mnist_dir}", "--dataset=fashion_mnist",
-                  "--tasks=split", "--class_groups=0,1;2,3,4", "--dims=784,16,8,3",
-                  "--n_classes=3", "--max_iter=30", "--train_seed=1", "--nocheckpoints",
-                  "--figure=false", f"--log_file={log}", f"--csv_log={csv}",
-                  f"--results={tmp_path / 'r.json'}"], cwd=str(tmp_path))
-    assert p.returncode == 0, p.stderr[-2000:]
-    r = json.load(open(tmp_path / "r.json"))
-    assert r["config"]["class_groups"] == [[0, 1], [2, 3, 4]]
-    assert [t["stamp"] for t in r["tasks"]] and r["tasks_learned"] == 2
-    assert len(csv.read_text().splitlines()) == 1 + 1 + 2
-    bad = run_main([f"--data_dir={fashion_mnist_dir}", "--dataset=fashion_mnist",
-                    "--tasks=split", "--class_groups=0,1;1,2", "--dims=784,16,8,2",
-                    "--n_classes=2"], cwd=str(tmp_path))
-    assert bad.returncode == 2
-    assert bad.stderr.strip().splitlines()[-1] == (
-        "den_tf: error: --class_groups=0,1;1,2: a class is in two groups")
