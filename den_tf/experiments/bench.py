@@ -93,23 +93,30 @@ def _bare_chunk(shapes, data, batch, xla):
     for w_shape, b_shape in shapes:
         params += [tf.Variable(rng.uniform(-0.1, 0.1, w_shape).astype(np.float32)),
                    tf.Variable(np.zeros(b_shape, np.float32))]
-    opt = keras.optimizers.Adam(learning_rate=1e-3, epsilon=1e-8)
-    opt.build(params)
     x, y = data.val_x[:batch], data.val_y[:batch]
+    return _adam_chunk(lambda: mlp_logits(params, x), params, y, VALIDATE_EVERY, xla)
+
+
+def _adam_chunk(logits, variables, y, steps, xla):
+    """A callable running `steps` plain steps (mean sigmoid CE of `logits()` against y,
+    its gradient, Keras' Adam on `variables`) in one compiled while loop (XLA when
+    `xla`), then reading one variable back (the host round trip a chunk ends with)."""
+    opt = keras.optimizers.Adam(learning_rate=1e-3, epsilon=1e-8)
+    opt.build(variables)
 
     def loop():
         def body(i):
             with tf.GradientTape() as tape:
-                loss = mean_sigmoid_ce(y, mlp_logits(params, x))
-            opt.apply_gradients(zip(tape.gradient(loss, params), params))
+                loss = mean_sigmoid_ce(y, logits())
+            opt.apply_gradients(zip(tape.gradient(loss, variables), variables))
             return (i + 1,)
-        return tf.while_loop(lambda i: i < VALIDATE_EVERY, body, (tf.constant(0),))
+        return tf.while_loop(lambda i: i < steps, body, (tf.constant(0),))
 
     f = tf.function(loop, jit_compile=xla)
 
     def chunk():
         f()
-        params[0].numpy()
+        variables[0].numpy()
     return chunk
 
 
@@ -214,24 +221,8 @@ def _keras_chunk(model, data, batch, steps, xla):
     Adam, mean sigmoid CE) on a fixed batch, in a compiled while loop (XLA when `xla`)."""
     shape = [batch] + [int(d) for d in model.inputs[0].shape[1:]]
     x, y = tf.reshape(data.val_x[:batch], shape), data.val_y[:batch]
-    variables = model.trainable_variables
-    opt = keras.optimizers.Adam(learning_rate=1e-3, epsilon=1e-8)
-    opt.build(variables)
-
-    def loop():
-        def body(i):
-            with tf.GradientTape() as tape:
-                loss = mean_sigmoid_ce(y, model(x, training=True))
-            opt.apply_gradients(zip(tape.gradient(loss, variables), variables))
-            return (i + 1,)
-        return tf.while_loop(lambda i: i < steps, body, (tf.constant(0),))
-
-    f = tf.function(loop, jit_compile=xla)
-
-    def chunk():
-        f()
-        variables[0].numpy()
-    return chunk
+    return _adam_chunk(lambda: model(x, training=True), model.trainable_variables, y,
+                       steps, xla)
 
 
 def lenet_step_benchmark(data, cfg: DENConfig, chunks: int = LENET_CHUNKS,
