@@ -68,3 +68,15 @@ def test_the_bare_keras_lenet_is_the_den_network(mnist_dir):
         want = net.forward(net.params_for(task), x).numpy()
         got = model(tf.reshape(x, [4, 28, 28, 1])).numpy()
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+
+
+def test_a_runs_shares_are_its_parts_and_add_up(mnist_dir, tmp_path):
+    """run_benchmark's shares (steps, compile, validation, evaluation, the rest) are the
+    run's own timings over its wall time, and together the whole of it."""
+    cfg = DENConfig(max_iter=250, n_tasks=2, train_seed=1, checkpoint_dir=str(tmp_path / "ck"))
+    r = bench.run_benchmark(load_dataset("mnist", mnist_dir), cfg)
+    parts = ("steps", "compile", "validate", "evaluate", "other")
+    for k in parts:
+        assert r[f"{k}_s"] >= 0 and r[f"{k}_share"] == pytest.approx(r[f"{k}_s"] / r["wall_s"])
+    assert r["steps_s"] > 0 and r["compile_s"] > 0 and r["evaluate_s"] > 0
+    assert sum(r[f"{k}_share"] for k in parts) == pytest.approx(1.0)

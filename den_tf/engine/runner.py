@@ -14,6 +14,12 @@ trainable masks allow. One step, compiled with XLA when enabled:
    has no order between them);
 5. frozen entries written back unchanged: they never move, not by one ulp.
 
+A kernel whose trainable entries all lie in its trailing input rows or trailing units
+(the new blocks of an expansion, spec step 6) goes to a forward pass that declares
+`trailing_grads` as a `den_tf.model.forward.TrailingGrad`: its weight gradient is
+computed on those rows and columns only (the same sums, entry by entry), not on the
+frozen rest the mask would discard.
+
 `PhaseRunner.run` reproduces the original's `run_epoch`: steps until the counter reaches
 max_iter; every 100 steps the CE (and, in phases that print, the AUROC) on the whole
 validation set, an iteration line, and early stopping when the mean of the last ten
@@ -42,7 +48,7 @@ from den_tf.engine.callbacks import call
 from den_tf.engine.proximal import proximal_step
 from den_tf.errors import NumericalError
 from den_tf.evaluation.metrics import mean_auroc
-from den_tf.model.forward import mean_sigmoid_ce, predict
+from den_tf.model.forward import TrailingGrad, mean_sigmoid_ce, predict
 from den_tf.model.layers import DenDense
 
 VALIDATE_EVERY = 100  # the original's print_iter
@@ -180,6 +186,32 @@ class _Slot:
         return out
 
 
+def _trailing_run(flags: np.ndarray) -> int:
+    """How many of the last entries of a boolean vector are True."""
+    false = np.flatnonzero(~flags)
+    return len(flags) - (int(false[-1]) + 1 if false.size else 0)
+
+
+def trailing_blocks(mask) -> Optional[tuple]:
+    """(row0, col0) when every trainable entry of a kernel's mask lies in its trailing
+    input rows (axis -2, from row0) or trailing units (last axis, from col0), and those
+    leave some entries out (the blocks of spec step 6); None otherwise (all trainable,
+    or a mask of another pattern)."""
+    if mask is True or mask is False or np.ndim(mask) < 2:
+        return None
+    m = np.asarray(mask, bool)
+    full_rows = m.all(axis=tuple(i for i in range(m.ndim) if i != m.ndim - 2))
+    full_cols = m.reshape(-1, m.shape[-1]).all(axis=0)
+    row0 = len(full_rows) - _trailing_run(full_rows)
+    col0 = len(full_cols) - _trailing_run(full_cols)
+    if row0 == 0 or col0 == 0:
+        return None
+    covered = np.zeros(m.shape, bool)
+    covered[..., row0:, :] = True
+    covered[..., col0:] = True
+    return None if (m & ~covered).any() else (row0, col0)
+
+
 def _pad(a: np.ndarray, shape) -> np.ndarray:
     """a in the top-left corner of a zero array of `shape`."""
     out = np.zeros(shape, np.float32)
@@ -194,7 +226,12 @@ class PhaseRunner:
         self.spec, self.hyper, self.xla = spec, hyper, xla
         self.params: List[tf.Variable] = []
         self.slots: List[_Slot] = []
+        # param index -> (row0, col0): kernels given to the forward pass as TrailingGrad
+        self._trailing: Dict[int, tuple] = {}
         for i, layer in enumerate(spec.layers):
+            blocks = trailing_blocks(layer.kernel_mask)
+            if blocks is not None and getattr(spec.forward, "trailing_grads", False):
+                self._trailing[len(self.params)] = blocks
             self.params += [layer.kernel, layer.bias]
             prev = spec.prev.get(i, (None, None))
             weight = spec.prev_weights.get(i, (None, None))
@@ -228,7 +265,9 @@ class PhaseRunner:
         watched = [s.var for s in self.slots]
         with tf.GradientTape(watch_accessed_variables=False) as tape:
             tape.watch(watched)
-            ce = mean_sigmoid_ce(y, self.spec.forward(self.params, x))
+            params = [TrailingGrad(tf.convert_to_tensor(p), *self._trailing[j])
+                      if j in self._trailing else p for j, p in enumerate(self.params)]
+            ce = mean_sigmoid_ce(y, self.spec.forward(params, x))
             loss = ce + tf.add_n([s.penalty(h) for s in self.slots])
         grads = tape.gradient(loss, watched)
         lr = self.learning_rate()

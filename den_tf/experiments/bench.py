@@ -11,9 +11,9 @@ Prints, as a table and as JSON, in one process:
   gather; Keras' Adam), compiled the same way, its chunks interleaved with the DEN
   step's: the "matmul limit" on this machine, and the ratio;
 * a reduced full run (10 tasks, --reduced_iter iterations per phase, default 430): wall
-  time, and the shares of compilation, validation and evaluation in it (validation: the
-  host's part, the AUROC; the validation CE runs inside the compiled chunk and counts
-  as steps); peak resident memory; with --full, the same for the default run (max_iter
+  time, and the shares of the steps, compilation, validation, evaluation and the rest
+  in it (validation: the host's part, the AUROC; the validation CE runs inside the
+  compiled chunk and counts as steps; the rest: the host's work between phases); peak resident memory; with --full, the same for the default run (max_iter
   4300);
 * with `--archs=lenet` (or `--archs=mlp,lenet`), for the convolutional `lenet`: DEN's
   steady-state step at task 1's shapes and at task 2's expansion (ex_k more filters and
@@ -288,17 +288,24 @@ def print_lenet(rows, xla: bool) -> None:
 
 
 def run_benchmark(data, cfg: DENConfig) -> dict:
-    """A full run; wall time and the shares of compilation, validation, evaluation."""
+    """A full run; wall time and the shares of the steps (the compiled chunks after
+    their compilation, with the validation CE and outputs computed in them), compilation,
+    validation on the host (the AUROC), evaluation, and the rest (the host's work between
+    phases: selection, pruning, splitting, the log)."""
     t0 = time.perf_counter()
     out = api.run(cfg, data)
     wall = time.perf_counter() - t0
     tot = results.phase_totals(out)
     compile_s, validate_s, eval_s = tot["compile_s"], tot["validate_s"], tot["eval_s"]
+    steps_s = tot["train_s"]
+    other_s = max(0.0, wall - steps_s - compile_s - validate_s - eval_s)
     return {"max_iter": cfg.max_iter, "tasks": cfg.tasks, "wall_s": wall,
-            "final_avg_perf": out["final_avg_perf"], "compile_s": compile_s,
-            "validate_s": validate_s, "evaluate_s": eval_s,
+            "final_avg_perf": out["final_avg_perf"], "steps_s": steps_s,
+            "compile_s": compile_s, "validate_s": validate_s, "evaluate_s": eval_s,
+            "other_s": other_s, "steps_share": steps_s / wall,
             "compile_share": compile_s / wall, "validate_share": validate_s / wall,
-            "evaluate_share": eval_s / wall, "peak_rss_mib": peak_rss_mib()}
+            "evaluate_share": eval_s / wall, "other_share": other_s / wall,
+            "peak_rss_mib": peak_rss_mib()}
 
 
 def main(argv=None) -> int:
@@ -353,8 +360,9 @@ def main(argv=None) -> int:
         r = run_benchmark(data, cfg)
         res["runs"].append(r)
         print(f"full run, 10 tasks, max_iter {r['max_iter']}: {r['wall_s']:.1f} s "
-              f"(compile {100 * r['compile_share']:.1f}%, validation "
-              f"{100 * r['validate_share']:.1f}%, evaluation {100 * r['evaluate_share']:.1f}%), "
+              f"(steps {100 * r['steps_share']:.1f}%, compile {100 * r['compile_share']:.1f}%, "
+              f"validation {100 * r['validate_share']:.1f}%, evaluation "
+              f"{100 * r['evaluate_share']:.1f}%, other {100 * r['other_share']:.1f}%), "
               f"final avg_perf {r['final_avg_perf']:.4f}, peak RSS {r['peak_rss_mib']:.0f} MiB")
     res["peak_rss_mib"] = peak_rss_mib()
     print(json.dumps(res, indent=1))

@@ -37,7 +37,7 @@ from typing import Optional, Sequence, Tuple
 
 import tensorflow as tf
 
-from den_tf.model.forward import mlp_features
+from den_tf.model.forward import TrailingGrad, matmul, mlp_features, trailing_grad
 from den_tf.model.layers import DenLayer
 
 
@@ -61,9 +61,20 @@ def conv2d(x, kernel, padding: str, native_grads: bool = False):
     output gradient [H', W', batch, out], and the input gradient the convolution of the
     padded output gradient with the flipped, transposed kernel. Same values up to float
     summation order (tests/test_conv.py checks both against TensorFlow's). Without XLA,
-    TensorFlow's own gradient kernels (oneDNN on CPU) are faster: `native_grads`."""
+    TensorFlow's own gradient kernels (oneDNN on CPU) are faster: `native_grads`.
+
+    A `TrailingGrad` kernel (den_tf.model.forward) gets its gradient only on its trailing
+    input channels and filters (with `native_grads`, TensorFlow's whole one)."""
+    trailing = kernel if isinstance(kernel, TrailingGrad) else None
+    if trailing is not None:
+        kernel = trailing.kernel
     if native_grads:
         return tf.nn.conv2d(x, kernel, 1, padding)
+
+    def kernel_grad(x_pad, dy):  # [kh, kw, in, out] of the channels and filters given
+        dk = tf.nn.conv2d(tf.transpose(x_pad, [3, 1, 2, 0]), tf.transpose(dy, [1, 2, 0, 3]),
+                          1, "VALID")  # [in, kh, kw, out]
+        return tf.transpose(dk, [1, 2, 0, 3])
 
     @tf.custom_gradient
     def f(x, k):
@@ -80,9 +91,9 @@ def conv2d(x, kernel, padding: str, native_grads: bool = False):
                                  [kw - 1 - pads[1][0], kw - 1 - pads[1][1]], [0, 0]])
             dx = tf.nn.conv2d(dy_pad, flipped, 1, "VALID")
             x_pad = tf.pad(x, [[0, 0], list(pads[0]), list(pads[1]), [0, 0]])
-            dk = tf.nn.conv2d(tf.transpose(x_pad, [3, 1, 2, 0]), tf.transpose(dy, [1, 2, 0, 3]),
-                              1, "VALID")  # [in, kh, kw, out]
-            return dx, tf.transpose(dk, [1, 2, 0, 3])
+            if trailing is not None:
+                return dx, trailing_grad(kernel_grad, x_pad, dy, trailing)
+            return dx, kernel_grad(x_pad, dy)
 
         return y, grad
 
@@ -146,8 +157,11 @@ class ConvForward:
     blocks: Tuple[Tuple[str, int, int], ...]  # (padding, pool window, pool stride); 0: none
     native_grads: bool = False
 
+    # It takes `TrailingGrad` kernels (den_tf.engine.runner gives them).
+    trailing_grads = True
+
     def __call__(self, params: Sequence, x):
-        return tf.matmul(self.features(params[:-2], x), params[-2]) + params[-1]
+        return matmul(self.features(params[:-2], x), params[-2]) + params[-1]
 
     def features(self, params: Sequence, x):
         """The hidden layers (every convolution, the flatten, the dense relu layers) of
