@@ -6,7 +6,8 @@ architectures (the MLP of --dims, lenet, conv5).
   inputs; selection and block views; trainable masks) and `DenDense`;
 * `conv`: `DenConv2D`, whose units are filters, and the convolutional forward pass;
 * `network`: `DENNetwork`, the hidden layers, heads and timestamps;
-* `forward`: `mlp_logits`, `mean_sigmoid_ce`, `predict` (the compiled prediction);
+* `forward`: `mlp_logits`, `mean_sigmoid_ce`, `predict` (the compiled prediction),
+  `matmul` and `TrailingGrad` (a kernel's gradient only on the blocks a phase trains);
 * `archs`: which layers an architecture stacks (`archs.specs` has their sizes, without
   TensorFlow).
 

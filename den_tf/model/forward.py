@@ -29,9 +29,12 @@ class TrailingGrad:
 
 
 # The narrowest block `trailing_grad` computes: XLA:CPU computes smaller products by
-# another routine, whose sums run in another order. Blocks at least this wide gave the
-# whole gradient's entries to the bit in every shape a default run reaches (and 480
-# shapes around them: 256-row products, 128..784 by 128..394, 1..10 new units or rows).
+# another routine, whose sums run in another order. Blocks at least this wide, computed
+# on their own, gave the whole gradient's entries to the bit in 480 shapes around a
+# default run's (256-row products, 128..784 by 128..394, 1..10 new units or rows) on the
+# project's machine; inside a compiled step XLA may still compute one differently, so a
+# run's last digits can move (docs/speed.md, "Weight gradients only where the expansion
+# trains").
 MIN_BLOCK = 32
 
 
