@@ -228,9 +228,10 @@ class PhaseRunner:
         self.slots: List[_Slot] = []
         # param index -> (row0, col0): kernels given to the forward pass as TrailingGrad
         self._trailing: Dict[int, tuple] = {}
+        takes_trailing = getattr(spec.forward, "trailing_grads", False)
         for i, layer in enumerate(spec.layers):
-            blocks = trailing_blocks(layer.kernel_mask)
-            if blocks is not None and getattr(spec.forward, "trailing_grads", False):
+            blocks = trailing_blocks(layer.kernel_mask) if takes_trailing else None
+            if blocks is not None:
                 self._trailing[len(self.params)] = blocks
             self.params += [layer.kernel, layer.bias]
             prev = spec.prev.get(i, (None, None))

@@ -13,8 +13,8 @@ Prints, as a table and as JSON, in one process:
 * a reduced full run (10 tasks, --reduced_iter iterations per phase, default 430): wall
   time, and the shares of the steps, compilation, validation, evaluation and the rest
   in it (validation: the host's part, the AUROC; the validation CE runs inside the
-  compiled chunk and counts as steps; the rest: the host's work between phases); peak resident memory; with --full, the same for the default run (max_iter
-  4300);
+  compiled chunk and counts as steps; the rest: the host's work between phases); peak
+  resident memory; with --full, the same for the default run (max_iter 4300);
 * with `--archs=lenet` (or `--archs=mlp,lenet`), for the convolutional `lenet`: DEN's
   steady-state step at task 1's shapes and at task 2's expansion (ex_k more filters and
   units per layer), against a bare Keras LeNet step at the same kernel shapes, padding,
@@ -296,15 +296,13 @@ def run_benchmark(data, cfg: DENConfig) -> dict:
     out = api.run(cfg, data)
     wall = time.perf_counter() - t0
     tot = results.phase_totals(out)
-    compile_s, validate_s, eval_s = tot["compile_s"], tot["validate_s"], tot["eval_s"]
-    steps_s = tot["train_s"]
-    other_s = max(0.0, wall - steps_s - compile_s - validate_s - eval_s)
+    parts = {"steps": tot["train_s"], "compile": tot["compile_s"],
+             "validate": tot["validate_s"], "evaluate": tot["eval_s"]}
+    parts["other"] = max(0.0, wall - sum(parts.values()))
     return {"max_iter": cfg.max_iter, "tasks": cfg.tasks, "wall_s": wall,
-            "final_avg_perf": out["final_avg_perf"], "steps_s": steps_s,
-            "compile_s": compile_s, "validate_s": validate_s, "evaluate_s": eval_s,
-            "other_s": other_s, "steps_share": steps_s / wall,
-            "compile_share": compile_s / wall, "validate_share": validate_s / wall,
-            "evaluate_share": eval_s / wall, "other_share": other_s / wall,
+            "final_avg_perf": out["final_avg_perf"],
+            **{f"{k}_s": v for k, v in parts.items()},
+            **{f"{k}_share": v / wall for k, v in parts.items()},
             "peak_rss_mib": peak_rss_mib()}
 
 
