@@ -117,6 +117,10 @@ class DENConfig:
     # off: full float32, as the original.
     allow_tf32: bool = False
     xla: bool = True  # compile the hot steps with XLA (jit_compile)
+    # The MLP's hidden sizes padded to multiples of capacity_bucket inside the
+    # phase runner (padded units frozen at zero), so that growth within a bucket reuses
+    # a compiled phase; 0: the exact shapes (the default; the original's sums to the bit).
+    capacity_bucket: int = 0
     # The network (den_tf.model.archs): "mlp" (the original's, sizes from dims), "lenet" (the
     # paper's submission CNN) or "conv5" (its camera-ready CNN); for the convolutional
     # ones dims is ignored except its last entry (the head size, = n_classes).
@@ -181,6 +185,10 @@ class DENConfig:
         for name, rule in DEN_RULES.items():
             rule(name, getattr(self, name))
         check_dims(self.dims, min_sizes=1 if conv else 3)
+        if self.capacity_bucket and conv:
+            raise ConfigError(f"--capacity_bucket={self.capacity_bucket}: pads the MLP's "
+                              f"hidden units only; --arch={self.arch} has none to pad (leave "
+                              f"it at 0)")
         if tuple(self.paper) != parse_paper(self.paper):
             raise ConfigError(f"--paper={','.join(self.paper)}: must be a sorted list of "
                               f"known switches ({', '.join(PAPER_SWITCHES)})")
@@ -341,6 +349,7 @@ DEN_RULES = {
     "gl_lambda": check_nonnegative_float, "regular_lambda": check_nonnegative_float,
     "loss_thr": check_nonnegative_float, "spl_thr": check_nonnegative_float,
     "spl_thr_conv": check_nonnegative_float, "task_seed": check_seed,
+    "capacity_bucket": check_nonnegative_int,
     "train_seed": optional(check_seed),
 }
 BASELINE_RULES = {
@@ -393,6 +402,10 @@ class BaselineConfig(DENConfig):
                               f"{', '.join(BASELINES)}")
         for name, rule in BASELINE_RULES.items():
             rule(name, getattr(self, name))
+        if self.capacity_bucket:
+            raise ConfigError(f"--capacity_bucket={self.capacity_bucket}: DEN's own (a "
+                              f"baseline's network does not grow, --method={self.method} "
+                              f"compiles each phase once); leave it at 0")
         own = [q for q in self.paper if q not in BASELINE_PAPER]
         if own:
             raise ConfigError(

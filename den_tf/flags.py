@@ -140,6 +140,13 @@ def define_flags() -> None:
                         ".json). An empty value is refused (leave the flag out for the "
                         "default).")
     flags.DEFINE_boolean("xla", _D.xla, "Compile the training steps with XLA (jit_compile).")
+    flags.DEFINE_integer("capacity_bucket", _D.capacity_bucket,
+                         "DEN on the MLP: pad the hidden sizes to multiples of this inside "
+                         "the training phases (padded units frozen at zero), so that growth "
+                         "within a bucket reuses a compiled phase instead of compiling "
+                         "anew; worth it where compiling costs much against a step (a "
+                         "GPU). 0 (default): the exact shapes, the original's sums to the "
+                         "bit; other values give the same results within float rounding.")
     flags.DEFINE_enum("mode", "train", ["train", "eval", "export"],
                       "train: run DEN; eval: print the overall evaluation of the latest "
                       "checkpoint in --checkpoint_dir; export: write it as a SavedModel to "
@@ -220,7 +227,7 @@ def given_training_flags(f=FLAGS, learned=()) -> list:
     """The flags given of the settings that only shape training (every DEN setting but
     `learned`, the checkpoint folder and --xla), in the order they are defined: what
     --mode=eval and --mode=export ignore (they use the checkpoint's)."""
-    skip = set(learned) | {"checkpoint_dir", "xla"} | set(BASELINE_ONLY)
+    skip = set(learned) | {"checkpoint_dir", "xla", "capacity_bucket"} | set(BASELINE_ONLY)
     out = [_FLAG_OF.get(x.name, x.name) for x in dataclasses.fields(DENConfig)
            if x.name not in skip and f[_FLAG_OF.get(x.name, x.name)].present]
     return out + (["seed"] if f["seed"].present else [])
@@ -288,7 +295,7 @@ def config_from_flags(f=FLAGS) -> DENConfig:
         ex_k=f.ex_k, loss_thr=f.loss_thr, spl_thr=f.spl_thr, n_tasks=f.n_tasks,
         dataset=f.dataset, task_stream=f.tasks, task_seed=f.task_seed, train_seed=train_seed,
         prox_order=f.prox_order, paper=parse_paper(f.paper), allow_tf32=f.tf32, xla=f.xla,
-        arch=f.arch, spl_thr_conv=f.spl_thr_conv,
+        capacity_bucket=f.capacity_bucket, arch=f.arch, spl_thr_conv=f.spl_thr_conv,
         class_groups=parse_class_groups(f.class_groups), class_order=f.class_order)
     if f.method == "den":
         return cfg

@@ -20,6 +20,13 @@ A kernel whose trainable entries all lie in its trailing input rows or trailing 
 computed on those rows and columns only (the same sums, entry by entry), not on the
 frozen rest the mask would discard.
 
+With a capacity bucket (`Hyper.bucket`, --capacity_bucket; 0, the default, keeps the
+exact shapes) a compiled MLP phase runs on a padded program: the hidden sizes rounded up
+to multiples of the bucket, the padded units zero and frozen, one program per kind of
+phase and padded shapes (`_padded_program`), so that a later task whose sizes stay in the
+bucket reuses the compiled chunk; the phase's values are loaded into it before the
+steps and the trained weights written back into the layers after them.
+
 `PhaseRunner.run` reproduces the original's `run_epoch`: steps until the counter reaches
 max_iter; every 100 steps the CE (and, in phases that print, the AUROC) on the whole
 validation set, an iteration line, and early stopping when the mean of the last ten
@@ -136,11 +143,15 @@ class Hyper:
     gl_lambda: float
     regular_lambda: float
     prox_order: str  # spec Q14: den_tf.config.PROX_ORDERS
+    # --capacity_bucket: hidden sizes padded to multiples of it (0: the exact shapes);
+    # see `bucketed`.
+    bucket: int = 0
 
     @classmethod
     def from_config(cls, cfg, n_train: int) -> "Hyper":
         return cls(cfg.lr, cfg.batch_size, n_train, cfg.max_iter, cfg.l1_lambda,
-                   cfg.l2_lambda, cfg.gl_lambda, cfg.regular_lambda, cfg.prox_order)
+                   cfg.l2_lambda, cfg.gl_lambda, cfg.regular_lambda, cfg.prox_order,
+                   getattr(cfg, "capacity_bucket", 0))
 
 
 def _mask(m, shape):
@@ -219,39 +230,49 @@ def _pad(a: np.ndarray, shape) -> np.ndarray:
     return out
 
 
-class PhaseRunner:
-    """Compiles and runs one phase (see the module docstring)."""
+class _Program:
+    """A phase's compiled chunk and the state it reads and writes: the parameters, the
+    slots (masks, pulls, group blocks, Adam moments), the step counter and Adam's beta
+    powers. `PhaseRunner` builds one per phase at the exact shapes (`exact`), or, with a
+    capacity bucket, takes one from the cache of padded programs (`_padded_program`)."""
 
-    def __init__(self, spec: PhaseSpec, hyper: Hyper, xla: bool = True):
-        self.spec, self.hyper, self.xla = spec, hyper, xla
-        self.params: List[tf.Variable] = []
-        self.slots: List[_Slot] = []
+    def __init__(self, spec: PhaseSpec, hyper: Hyper, xla: bool, params, slots, trailing):
+        self.forward, self.batch, self.printing = spec.forward, spec.batch, spec.printing
+        self.hyper = hyper
+        self.params: List[tf.Variable] = params
+        self.slots: List[_Slot] = slots
         # param index -> (row0, col0): kernels given to the forward pass as TrailingGrad
-        self._trailing: Dict[int, tuple] = {}
-        takes_trailing = getattr(spec.forward, "trailing_grads", False)
-        for i, layer in enumerate(spec.layers):
-            blocks = trailing_blocks(layer.kernel_mask) if takes_trailing else None
-            if blocks is not None:
-                self._trailing[len(self.params)] = blocks
-            self.params += [layer.kernel, layer.bias]
-            prev = spec.prev.get(i, (None, None))
-            weight = spec.prev_weights.get(i, (None, None))
-            if layer.kernel_mask is not False:
-                self.slots.append(_Slot(layer.kernel, layer.kernel_mask, prev[0],
-                                        spec.groups.get(i, ()), weight[0]))
-            if layer.bias_mask is not False:
-                self.slots.append(_Slot(layer.bias, layer.bias_mask, prev[1],
-                                        prev_weight=weight[1]))
-        if not self.slots:
-            raise ValueError(f"phase {spec.name}: nothing to train")
+        self._trailing: Dict[int, tuple] = trailing
         self.step = tf.Variable(0.0, trainable=False)  # TF1's global_step, from 0
         self.beta1_power = tf.Variable(BETA1, trainable=False)
         self.beta2_power = tf.Variable(BETA2, trainable=False)
         # A one-step phase (the new head, Q4) runs eagerly: compiling would cost more
         # than the step.
-        self._idx_shape = None  # the minibatch table's shape of the compiled chunk
-        self._chunk = (self._chunk_fn if spec.one_step
-                       else tf.function(self._chunk_fn, jit_compile=xla))
+        self.chunk = (self._chunk_fn if spec.one_step
+                      else tf.function(self._chunk_fn, jit_compile=xla))
+        self.owner = None  # the runner whose phase the state holds (padded programs)
+
+    @classmethod
+    def exact(cls, spec: PhaseSpec, hyper: Hyper, xla: bool) -> "_Program":
+        """The program of one phase on the layers' own variables, masks as constants."""
+        params, slots, trailing = [], [], {}
+        takes_trailing = getattr(spec.forward, "trailing_grads", False)
+        for i, layer in enumerate(spec.layers):
+            blocks = trailing_blocks(layer.kernel_mask) if takes_trailing else None
+            if blocks is not None:
+                trailing[len(params)] = blocks
+            params += [layer.kernel, layer.bias]
+            prev = spec.prev.get(i, (None, None))
+            weight = spec.prev_weights.get(i, (None, None))
+            if layer.kernel_mask is not False:
+                slots.append(_Slot(layer.kernel, layer.kernel_mask, prev[0],
+                                   spec.groups.get(i, ()), weight[0]))
+            if layer.bias_mask is not False:
+                slots.append(_Slot(layer.bias, layer.bias_mask, prev[1],
+                                   prev_weight=weight[1]))
+        if not slots:
+            raise ValueError(f"phase {spec.name}: nothing to train")
+        return cls(spec, hyper, xla, params, slots, trailing)
 
     # ------------------------------------------------------------------ the step
     def learning_rate(self):
@@ -268,7 +289,7 @@ class PhaseRunner:
             tape.watch(watched)
             params = [TrailingGrad(tf.convert_to_tensor(p), *self._trailing[j])
                       if j in self._trailing else p for j, p in enumerate(self.params)]
-            ce = mean_sigmoid_ce(y, self.spec.forward(params, x))
+            ce = mean_sigmoid_ce(y, self.forward(params, x))
             loss = ce + tf.add_n([s.penalty(h) for s in self.slots])
         grads = tape.gradient(loss, watched)
         lr = self.learning_rate()
@@ -296,10 +317,10 @@ class PhaseRunner:
         after them, so a chunk is one host round trip. The task's transform: `kind` (its
         class, static) on `params` (its tensors)."""
         def body(i, losses):
-            if self.spec.batch is None:
+            if self.batch is None:
                 x, y = train_batch(x_all, y_all, idx[i], kind, params, train_index)
             else:
-                x, y = self.spec.batch(idx[i])
+                x, y = self.batch(idx[i])
             ce = self._train_step(x, y)
             return i + 1, tf.tensor_scatter_nd_update(losses, [[i]], [ce])
 
@@ -307,11 +328,11 @@ class PhaseRunner:
                                   (tf.constant(0), tf.zeros([VALIDATE_EVERY])))
         if val_x is None:
             return losses
-        printing = self.spec.printing
+        printing = self.printing
         n_val, n_out = val_y.shape[0], val_y.shape[1]
 
         def _validate():
-            logits = self.spec.forward([tf.convert_to_tensor(p) for p in self.params], val_x)
+            logits = self.forward([tf.convert_to_tensor(p) for p in self.params], val_x)
             ce = mean_sigmoid_ce(val_y, logits)
             return (ce, tf.sigmoid(logits)) if printing else (ce,)
 
@@ -321,6 +342,209 @@ class PhaseRunner:
 
         return (losses,) + tuple(tf.cond(validate, _validate, _skip))
 
+
+
+# ---------------------------------------------------------------------- capacity buckets
+def bucketed(spec: PhaseSpec, hyper: Hyper) -> bool:
+    """Whether the phase runs on a padded program (`--capacity_bucket`): a
+    bucket is set, the phase is compiled (not the one-step head phase), it draws its own
+    task's minibatches, and its forward pass declares `pads_units` (the MLP's: a padded
+    unit is relu(0) = 0 and its rows below are zero, so it adds exact zeros)."""
+    return (hyper.bucket > 0 and not spec.one_step and spec.batch is None
+            and getattr(spec.forward, "pads_units", False))
+
+
+def padded_shapes(spec: PhaseSpec, bucket: int) -> List[tuple]:
+    """The kernel and bias shapes of the padded program: every hidden size (a hidden
+    layer's units, the next layer's input rows) rounded up to a multiple of `bucket`;
+    the input size and the head's outputs stay."""
+    up = lambda n: -(-int(n) // bucket) * bucket  # noqa: E731
+    last = len(spec.layers) - 1
+    out = []
+    for i, layer in enumerate(spec.layers):
+        k, b = [int(d) for d in layer.kernel.shape], [int(d) for d in layer.bias.shape]
+        if i > 0:
+            k[-2] = up(k[-2])
+        if i < last:
+            k[-1], b[-1] = up(k[-1]), up(b[-1])
+        out += [tuple(k), tuple(b)]
+    return out
+
+
+def _padded_trailing(spec: PhaseSpec, shapes, bucket: int) -> Dict[int, tuple]:
+    """The TrailingGrad blocks of the padded kernels: those of the real masks, their
+    starts rounded down to a multiple of the bucket (so that every expansion inside one
+    bucket shares the program; the rows and columns added are frozen entries, whose
+    gradient the mask discards); a start at the real size (no trailing rows or units)
+    becomes the padded size."""
+    out = {}
+    if not getattr(spec.forward, "trailing_grads", False):
+        return out
+    for i, layer in enumerate(spec.layers):
+        blocks = trailing_blocks(layer.kernel_mask)
+        if blocks is None:
+            continue
+        real, padded = layer.kernel.shape, shapes[2 * i]
+        out[2 * i] = tuple(padded[ax] if start >= int(real[ax]) else start // bucket * bucket
+                           for start, ax in zip(blocks, (-2, -1)))
+    return out
+
+
+class _PaddedSlot(_Slot):
+    """A slot of a padded program: the masks, the pull and its weights and the group
+    blocks as variables of the padded shape, loaded for each phase (`load`); every
+    padded entry is frozen."""
+
+    def __init__(self, var: tf.Variable, has_prev: bool, has_weight: bool, n_groups: int):
+        shape = tuple(var.shape)
+        self.var = var
+        self.mask = tf.Variable(tf.zeros(shape, tf.bool), trainable=False)
+        self.m = tf.Variable(tf.zeros(shape), trainable=False)
+        self.v = tf.Variable(tf.zeros(shape), trainable=False)
+        self.prev = tf.Variable(tf.zeros(shape), trainable=False) if has_prev else None
+        self.prev_mask = (tf.Variable(tf.zeros(shape, tf.bool), trainable=False)
+                          if has_prev else None)
+        self.prev_weight = tf.Variable(tf.zeros(shape), trainable=False) if has_weight else None
+        self.groups = [tf.Variable(tf.zeros(shape, tf.bool), trainable=False)
+                       for _ in range(n_groups)]
+
+    def load(self, real_shape, train_mask, prev=None, groups=(), prev_weight=None):
+        shape = tuple(self.var.shape)
+        real = tuple(slice(0, n) for n in real_shape)
+        mask = np.zeros(shape, bool)
+        mask[real] = np.broadcast_to(np.asarray(train_mask, bool), tuple(real_shape))
+        self.mask.assign(mask)
+        self.m.assign(tf.zeros(shape))
+        self.v.assign(tf.zeros(shape))
+        if prev is not None:
+            prev = np.asarray(prev, np.float32)
+            block = np.zeros(shape, bool)
+            block[tuple(slice(0, n) for n in prev.shape)] = True
+            self.prev.assign(_pad(prev, shape))
+            self.prev_mask.assign(block)
+            if prev_weight is not None:
+                self.prev_weight.assign(_pad(np.asarray(prev_weight, np.float32), shape))
+        for var, g in zip(self.groups, groups):
+            g_pad = np.zeros(shape, bool)
+            g_pad[real] = np.asarray(g, bool)
+            var.assign(g_pad)
+
+
+def _layout(spec: PhaseSpec) -> list:
+    """Per layer: which of kernel and bias train, whether each has a pull and pull
+    weights, and the number of group blocks (what a padded program's slots are)."""
+    out = []
+    for i, layer in enumerate(spec.layers):
+        prev = spec.prev.get(i, (None, None))
+        weight = spec.prev_weights.get(i, (None, None))
+        out.append((layer.kernel_mask is not False, layer.bias_mask is not False,
+                    prev[0] is not None, prev[1] is not None,
+                    weight[0] is not None, weight[1] is not None,
+                    len(spec.groups.get(i, ()))))
+    return out
+
+
+# Padded programs by their key (`_padded_program`), the most recently used last.
+_PROGRAMS: "collections.OrderedDict[tuple, _Program]" = collections.OrderedDict()
+MAX_PROGRAMS = 32
+
+
+def _padded_program(spec: PhaseSpec, hyper: Hyper, xla: bool) -> _Program:
+    """The padded program of the phase's kind: one per forward pass, settings, padded
+    shapes, slot layout and TrailingGrad blocks, compiled the first time and reused by
+    every later phase with the same key (growth inside a bucket keeps the shapes)."""
+    shapes = padded_shapes(spec, hyper.bucket)
+    trailing = _padded_trailing(spec, shapes, hyper.bucket)
+    layout = _layout(spec)
+    key = (spec.forward, spec.printing, bool(xla), dataclasses.astuple(hyper),
+           tuple(shapes), tuple(sorted(trailing.items())), tuple(layout))
+    if key in _PROGRAMS:
+        _PROGRAMS.move_to_end(key)
+        return _PROGRAMS[key]
+    params, slots = [], []
+    for i, (k_trains, b_trains, k_prev, b_prev, k_w, b_w, n_groups) in enumerate(layout):
+        kernel = tf.Variable(tf.zeros(shapes[2 * i]), trainable=False)
+        bias = tf.Variable(tf.zeros(shapes[2 * i + 1]), trainable=False)
+        params += [kernel, bias]
+        if k_trains:
+            slots.append(_PaddedSlot(kernel, k_prev, k_w, n_groups))
+        if b_trains:
+            slots.append(_PaddedSlot(bias, b_prev, b_w, 0))
+    if not slots:
+        raise ValueError(f"phase {spec.name}: nothing to train")
+    program = _Program(spec, hyper, xla, params, slots, trailing)
+    _PROGRAMS[key] = program
+    while len(_PROGRAMS) > MAX_PROGRAMS:
+        _PROGRAMS.popitem(last=False)
+    return program
+
+
+def _load(program: _Program, spec: PhaseSpec) -> None:
+    """The phase's weights, masks, pulls and groups into a padded program, its Adam
+    state and counters reset (what a fresh program of the phase starts from)."""
+    _load_params(program, spec)
+    slots = iter(program.slots)
+    for i, layer in enumerate(spec.layers):
+        prev = spec.prev.get(i, (None, None))
+        weight = spec.prev_weights.get(i, (None, None))
+        if layer.kernel_mask is not False:
+            next(slots).load(layer.kernel.shape, layer.kernel_mask, prev[0],
+                             spec.groups.get(i, ()), weight[0])
+        if layer.bias_mask is not False:
+            next(slots).load(layer.bias.shape, layer.bias_mask, prev[1],
+                             prev_weight=weight[1])
+    program.step.assign(0.0)
+    program.beta1_power.assign(BETA1)
+    program.beta2_power.assign(BETA2)
+
+
+def _load_params(program: _Program, spec: PhaseSpec) -> None:
+    """The layers' weights into the padded program's parameters (zeros around them)."""
+    for p, v in zip(program.params, [w for layer in spec.layers
+                                     for w in (layer.kernel, layer.bias)]):
+        p.assign(_pad(v.numpy(), tuple(p.shape)))
+
+
+def _store_params(program: _Program, spec: PhaseSpec) -> None:
+    """The padded program's parameters, cut to the layers' shapes, back into the layers."""
+    for p, v in zip(program.params, [w for layer in spec.layers
+                                     for w in (layer.kernel, layer.bias)]):
+        v.assign(p[tuple(slice(0, int(n)) for n in v.shape)])
+
+
+class PhaseRunner:
+    """Compiles and runs one phase (see the module docstring)."""
+
+    def __init__(self, spec: PhaseSpec, hyper: Hyper, xla: bool = True):
+        self.spec, self.hyper, self.xla = spec, hyper, xla
+        self.padded = bucketed(spec, hyper)
+        if self.padded:
+            self.program = _padded_program(spec, hyper, xla)
+        else:
+            self.program = _Program.exact(spec, hyper, xla)
+        self._idx_shape = None  # the minibatch table's shape of the compiled chunk
+
+    # The program's state, as a runner's (callbacks and tests read them).
+    params = property(lambda self: self.program.params)
+    slots = property(lambda self: self.program.slots)
+    step = property(lambda self: self.program.step)
+    _trailing = property(lambda self: self.program._trailing)
+    _chunk = property(lambda self: self.program.chunk)
+
+    def learning_rate(self):
+        return self.program.learning_rate()
+
+    def _own(self, load_all: bool) -> None:
+        """A padded program holds this phase: loaded in full (`load_all`, at the start
+        of `run`) or its weights only (a validation after another phase used it)."""
+        if not self.padded:
+            return
+        if load_all:
+            _load(self.program, self.spec)
+        elif self.program.owner is not self:
+            _load_params(self.program, self.spec)
+        self.program.owner = self
+
     # ------------------------------------------------------------------ the loop
     def validate(self, data: TaskTensors, with_perf: bool):
         """(CE, mean AUROC or None) of the phase's network on the validation set.
@@ -329,6 +553,7 @@ class PhaseRunner:
         compilation of the forward pass; the same numbers, to the bit, as a separate
         prediction): the split line's nn_perf (spec step 8) and Q7's validation CE
         (den_tf/den/selective.py) are taken after the phase."""
+        self._own(load_all=False)
         if self._idx_shape is not None and (self.spec.printing or not with_perf):
             kind, params = data.batch_transform
             out = self._chunk(data.train_x, data.train_y, tf.zeros(self._idx_shape, tf.int32),
@@ -345,6 +570,14 @@ class PhaseRunner:
         """The original's run_epoch (see the module docstring); in a phase that prints,
         `on_iteration(iteration, val_loss, val_perf)` every 100 steps (the caller writes
         the original's iteration line, den_tf.io.loglines.iteration)."""
+        self._own(load_all=True)
+        try:
+            return self._run(data, batches, on_iteration, callbacks)
+        finally:
+            if self.padded:  # the trained weights back into the layers, also on a failure
+                _store_params(self.program, self.spec)
+
+    def _run(self, data, batches, on_iteration, callbacks) -> PhaseResult:
         spec, h = self.spec, self.hyper
         stop = h.max_iter if spec.stop_iter is None else spec.stop_iter
         call(callbacks, "on_phase_begin", spec, self)
