@@ -250,7 +250,6 @@ class _Program:
         # than the step.
         self.chunk = (self._chunk_fn if spec.one_step
                       else tf.function(self._chunk_fn, jit_compile=xla))
-        self.owner = None  # the runner whose phase the state holds (padded programs)
 
     @classmethod
     def exact(cls, spec: PhaseSpec, hyper: Hyper, xla: bool) -> "_Program":
@@ -534,17 +533,6 @@ class PhaseRunner:
     def learning_rate(self):
         return self.program.learning_rate()
 
-    def _own(self, load_all: bool) -> None:
-        """A padded program holds this phase: loaded in full (`load_all`, at the start
-        of `run`) or its weights only (a validation after another phase used it)."""
-        if not self.padded:
-            return
-        if load_all:
-            _load(self.program, self.spec)
-        elif self.program.owner is not self:
-            _load_params(self.program, self.spec)
-        self.program.owner = self
-
     # ------------------------------------------------------------------ the loop
     def validate(self, data: TaskTensors, with_perf: bool):
         """(CE, mean AUROC or None) of the phase's network on the validation set.
@@ -553,7 +541,8 @@ class PhaseRunner:
         compilation of the forward pass; the same numbers, to the bit, as a separate
         prediction): the split line's nn_perf (spec step 8) and Q7's validation CE
         (den_tf/den/selective.py) are taken after the phase."""
-        self._own(load_all=False)
+        if self.padded:  # the layers' weights as they are now (another phase may have used it)
+            _load_params(self.program, self.spec)
         if self._idx_shape is not None and (self.spec.printing or not with_perf):
             kind, params = data.batch_transform
             out = self._chunk(data.train_x, data.train_y, tf.zeros(self._idx_shape, tf.int32),
@@ -570,7 +559,8 @@ class PhaseRunner:
         """The original's run_epoch (see the module docstring); in a phase that prints,
         `on_iteration(iteration, val_loss, val_perf)` every 100 steps (the caller writes
         the original's iteration line, den_tf.io.loglines.iteration)."""
-        self._own(load_all=True)
+        if self.padded:
+            _load(self.program, self.spec)
         try:
             return self._run(data, batches, on_iteration, callbacks)
         finally:
