@@ -4,6 +4,8 @@ phases of one kind whose real sizes fall in the same bucket share one compiled p
 the results are those of the exact shapes within float rounding, and the layers keep
 their real shapes."""
 
+import functools
+
 import numpy as np
 import pytest
 
@@ -44,6 +46,13 @@ def run_phase(make_spec, bucket, k=2, steps=60, seed=0):
     return net, runner, result
 
 
+@functools.lru_cache(maxsize=None)
+def exact_weights(make_spec, k=2):
+    """The task-2 weights the exact-shape phase gives (computed once per module)."""
+    net, _, result = run_phase(make_spec, 0, k=k)
+    return [v.numpy() for v in net.variables_for(2)], result
+
+
 def test_padded_shapes_round_the_hidden_sizes_up_and_keep_the_input_and_the_head():
     net = grown(DIMS, 2)  # hidden sizes 50 and 42
     assert padded_shapes(expand(net), 16) == [(20, 64), (64,), (64, 48), (48,), (48, 10), (10,)]
@@ -52,13 +61,13 @@ def test_padded_shapes_round_the_hidden_sizes_up_and_keep_the_input_and_the_head
 
 @pytest.mark.parametrize("make_spec", [expand, split], ids=["expand", "split"])
 def test_a_bucketed_phase_trains_as_the_exact_one_and_keeps_the_real_shapes(make_spec):
-    exact_net, exact_runner, exact = run_phase(make_spec, 0)
+    exact_vars, exact = exact_weights(make_spec)
     net, runner, result = run_phase(make_spec, 16)
-    assert runner.padded and not exact_runner.padded
+    assert runner.padded
     assert [tuple(p.shape) for p in runner.params] == padded_shapes(make_spec(grown(DIMS, 2)), 16)
-    for a, b in zip(exact_net.variables_for(2), net.variables_for(2)):
-        assert a.shape == b.shape
-        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-4, atol=1e-6)
+    for a, b in zip(exact_vars, net.variables_for(2)):
+        assert a.shape == tuple(b.shape)
+        np.testing.assert_allclose(a, b.numpy(), rtol=1e-4, atol=1e-6)
     assert result.iters == exact.iters
     np.testing.assert_allclose(result.last_loss, exact.last_loss, rtol=1e-4)
     # frozen entries unmoved, padded entries zero
@@ -85,9 +94,8 @@ def test_phases_of_one_kind_inside_one_bucket_share_one_compiled_program():
     assert r1.program.chunk.experimental_get_tracing_count() == 1
     assert r1.validate(data, with_perf=False)[0] == loss1
     for k, net in ((2, net1), (5, net2)):
-        exact_net, _, _ = run_phase(expand, 0, k=k)
-        for a, b in zip(exact_net.variables_for(2), net.variables_for(2)):
-            np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-4, atol=1e-6)
+        for a, b in zip(exact_weights(expand, k)[0], net.variables_for(2)):
+            np.testing.assert_allclose(a, b.numpy(), rtol=1e-4, atol=1e-6)
     # another kind of phase (a pull, no groups) has its own program
     _, r3, _ = run_phase(split, 64)
     assert r3.program is not r1.program
@@ -115,13 +123,13 @@ def test_capacity_bucket_is_refused_where_it_pads_nothing():
 
 
 def test_a_bucketed_run_learns_what_the_exact_run_learns():
-    """Three toy tasks through DEN's whole task loop, exact and bucketed (as plain graphs,
+    """Two toy tasks through DEN's whole task loop (task 2: every phase), exact and bucketed (as plain graphs,
     --noxla, which compile in a fraction of XLA's time): the same sizes and, within float
     rounding, the same figures."""
     rng = np.random.RandomState(0)
     w = rng.randn(784, 3)
     tasks = []
-    for t in range(3):
+    for t in range(2):
         x = rng.randint(0, 256, (300, 784)).astype(np.uint8)
         y = np.argmax((x / 255.0) @ w + rng.randn(3) * t, 1)
         tasks.append({"train": (x[:200], y[:200]), "test": (x[200:], y[200:])})
@@ -130,6 +138,6 @@ def test_a_bucketed_run_learns_what_the_exact_run_learns():
     padded = den_tf.DEN(**settings, capacity_bucket=16).learn(
         den_tf.datasets.from_arrays(tasks))
     assert padded["units_per_layer"] == exact["units_per_layer"]
-    assert len(padded["auroc_matrix"]) == 3
+    assert len(padded["auroc_matrix"]) == 2
     np.testing.assert_allclose(np.asarray(padded["auroc_matrix"], float),
                                np.asarray(exact["auroc_matrix"], float), atol=2e-3)

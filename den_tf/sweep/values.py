@@ -20,7 +20,7 @@ from den_tf.datasets import CLASS_ORDERS, DATASETS, TASK_STREAMS
 from den_tf.errors import ConfigError
 
 INTEGERS = ("max_iter", "batch_size", "n_classes", "ex_k", "n_tasks", "task_seed",
-            "train_seed", "seed", "ewc_samples", "threads")
+            "train_seed", "seed", "ewc_samples", "threads", "capacity_bucket")
 FLOATS = ("lr", "l1_lambda", "l2_lambda", "gl_lambda", "regular_lambda", "loss_thr",
           "spl_thr", "spl_thr_conv", "l2_pull", "ewc_lambda", "column_scale")
 BOOLEANS = ("tf32", "xla", "resume", "checkpoints", "figure", "verbose")
