@@ -151,7 +151,7 @@ class Hyper:
     def from_config(cls, cfg, n_train: int) -> "Hyper":
         return cls(cfg.lr, cfg.batch_size, n_train, cfg.max_iter, cfg.l1_lambda,
                    cfg.l2_lambda, cfg.gl_lambda, cfg.regular_lambda, cfg.prox_order,
-                   getattr(cfg, "capacity_bucket", 0))
+                   cfg.capacity_bucket)
 
 
 def _mask(m, shape):
@@ -172,10 +172,8 @@ class _Slot:
         self.v = tf.Variable(tf.zeros(shape), trainable=False)
         self.prev = self.prev_mask = self.prev_weight = None
         if prev is not None:
-            prev = np.asarray(prev, np.float32)
-            block = np.zeros(shape, bool)
-            block[tuple(slice(0, n) for n in prev.shape)] = True
-            self.prev = tf.constant(_pad(prev, shape))
+            prev, block = _pull(prev, shape)
+            self.prev = tf.constant(prev)
             self.prev_mask = None if block.all() else tf.constant(block)
             if prev_weight is not None:
                 self.prev_weight = tf.constant(_pad(np.asarray(prev_weight, np.float32), shape))
@@ -223,11 +221,37 @@ def trailing_blocks(mask) -> Optional[tuple]:
     return None if (m & ~covered).any() else (row0, col0)
 
 
-def _pad(a: np.ndarray, shape) -> np.ndarray:
-    """a in the top-left corner of a zero array of `shape`."""
-    out = np.zeros(shape, np.float32)
-    out[tuple(slice(0, n) for n in a.shape)] = a
+def _pad(a: np.ndarray, shape, dtype=np.float32) -> np.ndarray:
+    """a in the top-left corner of a zero (False) array of `shape`."""
+    out = np.zeros(shape, dtype)
+    out[tuple(slice(0, n) for n in np.shape(a))] = a
     return out
+
+
+def _pull(prev, shape) -> tuple:
+    """The pull's target padded to `shape` and the block it covers (spec: "the old
+    block", the top-left corner of prev's shape)."""
+    prev = np.asarray(prev, np.float32)
+    return _pad(prev, shape), _pad(np.ones(prev.shape, bool), shape, bool)
+
+
+def _trainables(spec: PhaseSpec):
+    """Per trained parameter of the phase, in the order of its slots: (index among the
+    layers' [kernel, bias, ...], variable, train mask, pull target, group blocks, pull
+    weights)."""
+    for i, layer in enumerate(spec.layers):
+        prev = spec.prev.get(i, (None, None))
+        weight = spec.prev_weights.get(i, (None, None))
+        if layer.kernel_mask is not False:
+            yield (2 * i, layer.kernel, layer.kernel_mask, prev[0], spec.groups.get(i, ()),
+                   weight[0])
+        if layer.bias_mask is not False:
+            yield 2 * i + 1, layer.bias, layer.bias_mask, prev[1], (), weight[1]
+
+
+def _layer_variables(spec: PhaseSpec) -> list:
+    """[kernel, bias] of every layer of the phase, in order."""
+    return [v for layer in spec.layers for v in (layer.kernel, layer.bias)]
 
 
 class _Program:
@@ -254,24 +278,17 @@ class _Program:
     @classmethod
     def exact(cls, spec: PhaseSpec, hyper: Hyper, xla: bool) -> "_Program":
         """The program of one phase on the layers' own variables, masks as constants."""
-        params, slots, trailing = [], [], {}
-        takes_trailing = getattr(spec.forward, "trailing_grads", False)
-        for i, layer in enumerate(spec.layers):
-            blocks = trailing_blocks(layer.kernel_mask) if takes_trailing else None
-            if blocks is not None:
-                trailing[len(params)] = blocks
-            params += [layer.kernel, layer.bias]
-            prev = spec.prev.get(i, (None, None))
-            weight = spec.prev_weights.get(i, (None, None))
-            if layer.kernel_mask is not False:
-                slots.append(_Slot(layer.kernel, layer.kernel_mask, prev[0],
-                                   spec.groups.get(i, ()), weight[0]))
-            if layer.bias_mask is not False:
-                slots.append(_Slot(layer.bias, layer.bias_mask, prev[1],
-                                   prev_weight=weight[1]))
+        trailing = {}
+        if getattr(spec.forward, "trailing_grads", False):
+            for i, layer in enumerate(spec.layers):
+                blocks = trailing_blocks(layer.kernel_mask)
+                if blocks is not None:
+                    trailing[2 * i] = blocks
+        slots = [_Slot(var, mask, prev, groups, weight)
+                 for _, var, mask, prev, groups, weight in _trainables(spec)]
         if not slots:
             raise ValueError(f"phase {spec.name}: nothing to train")
-        return cls(spec, hyper, xla, params, slots, trailing)
+        return cls(spec, hyper, xla, _layer_variables(spec), slots, trailing)
 
     # ------------------------------------------------------------------ the step
     def learning_rate(self):
@@ -342,7 +359,6 @@ class _Program:
         return (losses,) + tuple(tf.cond(validate, _validate, _skip))
 
 
-
 # ---------------------------------------------------------------------- capacity buckets
 def bucketed(spec: PhaseSpec, hyper: Hyper) -> bool:
     """Whether the phase runs on a padded program (`--capacity_bucket`): a
@@ -409,38 +425,18 @@ class _PaddedSlot(_Slot):
 
     def load(self, real_shape, train_mask, prev=None, groups=(), prev_weight=None):
         shape = tuple(self.var.shape)
-        real = tuple(slice(0, n) for n in real_shape)
-        mask = np.zeros(shape, bool)
-        mask[real] = np.broadcast_to(np.asarray(train_mask, bool), tuple(real_shape))
-        self.mask.assign(mask)
+        self.mask.assign(_pad(np.broadcast_to(np.asarray(train_mask, bool),
+                                              tuple(real_shape)), shape, bool))
         self.m.assign(tf.zeros(shape))
         self.v.assign(tf.zeros(shape))
         if prev is not None:
-            prev = np.asarray(prev, np.float32)
-            block = np.zeros(shape, bool)
-            block[tuple(slice(0, n) for n in prev.shape)] = True
-            self.prev.assign(_pad(prev, shape))
+            prev, block = _pull(prev, shape)
+            self.prev.assign(prev)
             self.prev_mask.assign(block)
             if prev_weight is not None:
                 self.prev_weight.assign(_pad(np.asarray(prev_weight, np.float32), shape))
         for var, g in zip(self.groups, groups):
-            g_pad = np.zeros(shape, bool)
-            g_pad[real] = np.asarray(g, bool)
-            var.assign(g_pad)
-
-
-def _layout(spec: PhaseSpec) -> list:
-    """Per layer: which of kernel and bias train, whether each has a pull and pull
-    weights, and the number of group blocks (what a padded program's slots are)."""
-    out = []
-    for i, layer in enumerate(spec.layers):
-        prev = spec.prev.get(i, (None, None))
-        weight = spec.prev_weights.get(i, (None, None))
-        out.append((layer.kernel_mask is not False, layer.bias_mask is not False,
-                    prev[0] is not None, prev[1] is not None,
-                    weight[0] is not None, weight[1] is not None,
-                    len(spec.groups.get(i, ()))))
-    return out
+            var.assign(_pad(np.asarray(g, bool), shape, bool))
 
 
 # Padded programs by their key (`_padded_program`), the most recently used last.
@@ -454,21 +450,16 @@ def _padded_program(spec: PhaseSpec, hyper: Hyper, xla: bool) -> _Program:
     every later phase with the same key (growth inside a bucket keeps the shapes)."""
     shapes = padded_shapes(spec, hyper.bucket)
     trailing = _padded_trailing(spec, shapes, hyper.bucket)
-    layout = _layout(spec)
+    # the slots: which parameters train, with a pull, pull weights, how many groups
+    layout = tuple((j, prev is not None, weight is not None, len(groups))
+                   for j, _, _, prev, groups, weight in _trainables(spec))
     key = (spec.forward, spec.printing, bool(xla), dataclasses.astuple(hyper),
-           tuple(shapes), tuple(sorted(trailing.items())), tuple(layout))
+           tuple(shapes), tuple(sorted(trailing.items())), layout)
     if key in _PROGRAMS:
         _PROGRAMS.move_to_end(key)
         return _PROGRAMS[key]
-    params, slots = [], []
-    for i, (k_trains, b_trains, k_prev, b_prev, k_w, b_w, n_groups) in enumerate(layout):
-        kernel = tf.Variable(tf.zeros(shapes[2 * i]), trainable=False)
-        bias = tf.Variable(tf.zeros(shapes[2 * i + 1]), trainable=False)
-        params += [kernel, bias]
-        if k_trains:
-            slots.append(_PaddedSlot(kernel, k_prev, k_w, n_groups))
-        if b_trains:
-            slots.append(_PaddedSlot(bias, b_prev, b_w, 0))
+    params = [tf.Variable(tf.zeros(shape), trainable=False) for shape in shapes]
+    slots = [_PaddedSlot(params[j], *pulls) for j, *pulls in layout]
     if not slots:
         raise ValueError(f"phase {spec.name}: nothing to train")
     program = _Program(spec, hyper, xla, params, slots, trailing)
@@ -482,16 +473,8 @@ def _load(program: _Program, spec: PhaseSpec) -> None:
     """The phase's weights, masks, pulls and groups into a padded program, its Adam
     state and counters reset (what a fresh program of the phase starts from)."""
     _load_params(program, spec)
-    slots = iter(program.slots)
-    for i, layer in enumerate(spec.layers):
-        prev = spec.prev.get(i, (None, None))
-        weight = spec.prev_weights.get(i, (None, None))
-        if layer.kernel_mask is not False:
-            next(slots).load(layer.kernel.shape, layer.kernel_mask, prev[0],
-                             spec.groups.get(i, ()), weight[0])
-        if layer.bias_mask is not False:
-            next(slots).load(layer.bias.shape, layer.bias_mask, prev[1],
-                             prev_weight=weight[1])
+    for slot, (_, var, mask, prev, groups, weight) in zip(program.slots, _trainables(spec)):
+        slot.load(var.shape, mask, prev, groups, weight)
     program.step.assign(0.0)
     program.beta1_power.assign(BETA1)
     program.beta2_power.assign(BETA2)
@@ -499,15 +482,13 @@ def _load(program: _Program, spec: PhaseSpec) -> None:
 
 def _load_params(program: _Program, spec: PhaseSpec) -> None:
     """The layers' weights into the padded program's parameters (zeros around them)."""
-    for p, v in zip(program.params, [w for layer in spec.layers
-                                     for w in (layer.kernel, layer.bias)]):
+    for p, v in zip(program.params, _layer_variables(spec)):
         p.assign(_pad(v.numpy(), tuple(p.shape)))
 
 
 def _store_params(program: _Program, spec: PhaseSpec) -> None:
     """The padded program's parameters, cut to the layers' shapes, back into the layers."""
-    for p, v in zip(program.params, [w for layer in spec.layers
-                                     for w in (layer.kernel, layer.bias)]):
+    for p, v in zip(program.params, _layer_variables(spec)):
         v.assign(p[tuple(slice(0, int(n)) for n in v.shape)])
 
 
