@@ -46,6 +46,39 @@ def test_permuted_stream_is_the_original_benchmark(mnist):
                                   x.numpy()[:50])
 
 
+def test_train_view_permutes_the_pixels_once_to_the_same_minibatches(mnist, monkeypatch):
+    from den_tf.datasets import tensors
+    from den_tf.datasets.tensors import train_batch
+    s = make_stream(mnist, "permuted", 3, 1004)
+    t2, t3 = s.task_tensors(2), s.task_tensors(3)
+    x_all, kind, params = t2.train_view()
+    assert kind is None and params == {} and x_all.dtype == tf.uint8
+    np.testing.assert_array_equal(x_all.numpy(), mnist.train.pixels[:, s.permutations[1]])
+    assert t2.train_view()[0] is x_all  # made once
+    # in the compiled step: the same minibatch, to the bit, as permuting it in the step
+    rows = tf.constant(np.random.RandomState(0).randint(0, 55000, 256), tf.int32)
+    step = tf.function(train_batch, jit_compile=True, reduce_retracing=True)
+    x_view, y_view = step(x_all, t2.train_y, rows)
+    k, p = t2.batch_transform
+    x_step, y_step = step(t2.train_x, t2.train_y, rows, k, p)
+    assert k is Permute
+    np.testing.assert_array_equal(x_view.numpy(), x_step.numpy())
+    np.testing.assert_array_equal(y_view.numpy(), y_step.numpy())
+    # only the most recent task's copy is kept
+    t3.train_view()
+    assert list(tensors._VIEW) == [id(t3)]
+    # a transform that does not only move pixels keeps the shared pixels and its
+    # transform
+    r = make_stream(mnist, "rotated", 2, 1004).task_tensors(2)
+    xr, kr, _ = r.train_view()
+    assert xr is r.train_x and kr is Rotate
+    # a training set above MAX_VIEW_BYTES stays shared and is permuted in the step
+    monkeypatch.setattr(tensors, "MAX_VIEW_BYTES", 1000)
+    t4 = make_stream(mnist, "permuted", 4, 1004).task_tensors(4)
+    xp, kp, _ = t4.train_view()
+    assert xp is t4.train_x and kp is Permute
+
+
 # ----------------------------------------------------------------------------- split
 def test_split_partitions_the_classes_and_remaps_labels(mnist):
     s = make_stream(mnist, "split", 5, 1004)

@@ -41,6 +41,11 @@ class Transform:
     """One task's input transform (module docstring)."""
 
     KIND = ""
+    # True for a transform that only moves pixels (a permutation): applied to the stored
+    # pixels or to their float32 values it gives the same numbers, so the phase runner may
+    # apply it once to a task's training pixels (`TaskTensors.train_view`) instead of to
+    # every minibatch.
+    REARRANGES = False
 
     def __init__(self, input_size: int):
         self.input_size = int(input_size)
@@ -121,6 +126,7 @@ class Permute(Transform):
     """A fixed pixel permutation (spec "The benchmark"): out[:, j] = images[:, perm[j]]."""
 
     KIND = "permute"
+    REARRANGES = True
 
     def __init__(self, permutation, input_size=None):
         perm = np.asarray(permutation)

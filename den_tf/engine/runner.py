@@ -3,7 +3,9 @@
 A phase trains the layers it is given (hidden layers, head last) on the entries their
 trainable masks allow. One step, compiled with XLA when enabled:
 
-1. a minibatch gathered from the task's resident training tensors;
+1. a minibatch gathered from the task's resident training tensors (a permuted task's
+   columns permuted in the step; with `Hyper.permute_once`, --permute_once, gathered
+   from the task's pixels permuted once, `TaskTensors.train_view`);
 2. objective (spec): mean sigmoid CE
    + l2_lambda * sum over trainable entries of v^2 / 2
    + regular_lambda * sum over the previous-task block of (v - prev)^2 / 2;
@@ -146,12 +148,15 @@ class Hyper:
     # --capacity_bucket: hidden sizes padded to multiples of it (0: the exact shapes);
     # see `bucketed`.
     bucket: int = 0
+    # --permute_once: minibatches drawn from the task's pixels permuted once
+    # (`PhaseRunner.source`); False: each minibatch's columns permuted in the step.
+    permute_once: bool = False
 
     @classmethod
     def from_config(cls, cfg, n_train: int) -> "Hyper":
         return cls(cfg.lr, cfg.batch_size, n_train, cfg.max_iter, cfg.l1_lambda,
                    cfg.l2_lambda, cfg.gl_lambda, cfg.regular_lambda, cfg.prox_order,
-                   cfg.capacity_bucket)
+                   cfg.capacity_bucket, cfg.permute_once)
 
 
 def _mask(m, shape):
@@ -515,6 +520,19 @@ class PhaseRunner:
         return self.program.learning_rate()
 
     # ------------------------------------------------------------------ the loop
+    def source(self, data: TaskTensors):
+        """(training pixels, transform class or None, its tensors): what the compiled
+        chunk draws its minibatches from. By default the task's shared pixels and its
+        transform, applied to each minibatch in the step. With `Hyper.permute_once` the
+        task's own copy of its pixels with a rearranging transform (a permutation)
+        applied once (`TaskTensors.train_view`): the same minibatches to the bit, the
+        steps faster, but XLA:CPU then computes the first layer's product by another
+        routine, whose sums' last bits differ (docs/speed.md)."""
+        if self.hyper.permute_once:
+            return data.train_view()
+        kind, params = data.batch_transform
+        return data.train_x, kind, params
+
     def validate(self, data: TaskTensors, with_perf: bool):
         """(CE, mean AUROC or None) of the phase's network on the validation set.
 
@@ -525,8 +543,8 @@ class PhaseRunner:
         if self.padded:  # the layers' weights as they are now (another phase may have used it)
             _load_params(self.program, self.spec)
         if self._idx_shape is not None and (self.spec.printing or not with_perf):
-            kind, params = data.batch_transform
-            out = self._chunk(data.train_x, data.train_y, tf.zeros(self._idx_shape, tf.int32),
+            x_all, kind, params = self.source(data)  # as in `run`: no second compilation
+            out = self._chunk(x_all, data.train_y, tf.zeros(self._idx_shape, tf.int32),
                               tf.constant(0), data.train_index, kind, params, data.val_x,
                               data.val_y, tf.constant(True))
             perf = mean_auroc(out[2].numpy(), data.val_y.numpy()) if with_perf else None
@@ -558,6 +576,7 @@ class PhaseRunner:
         last, history, steps = float("nan"), [], 0
         t_train = t_val = 0.0
         first = None  # (seconds, steps) of the first chunk, which pays the compilation
+        x_all, kind, params = self.source(data)  # the minibatches' pixels
         while stop > c:
             if spec.one_step:
                 n = 1
@@ -567,9 +586,8 @@ class PhaseRunner:
             if n < VALIDATE_EVERY:
                 idx = tf.pad(idx, [[0, VALIDATE_EVERY - n], [0, 0]])
             t0 = time.perf_counter()
-            kind, params = data.batch_transform
             validating = (c + n) % VALIDATE_EVERY == 0
-            out = self._chunk(data.train_x, data.train_y, idx, tf.constant(n),
+            out = self._chunk(x_all, data.train_y, idx, tf.constant(n),
                               data.train_index, kind, params, data.val_x, data.val_y,
                               tf.constant(validating))
             losses = out[0].numpy()[:n]

@@ -80,8 +80,8 @@ def _den_chunk(spec, hyper, data, batches, xla, steps=VALIDATE_EVERY):
         idx = batches.indices(spec.name, steps)
         if steps < VALIDATE_EVERY:
             idx = tf.pad(tf.convert_to_tensor(idx, tf.int32), [[0, VALIDATE_EVERY - steps], [0, 0]])
-        kind, params = data.batch_transform
-        runner._chunk(data.train_x, data.train_y, idx, tf.constant(steps), None,
+        x_all, kind, params = runner.source(data)
+        runner._chunk(x_all, data.train_y, idx, tf.constant(steps), None,
                       kind, params).numpy()
     return chunk
 
@@ -312,6 +312,8 @@ def main(argv=None) -> int:
     p.add_argument("--reduced_iter", type=int, default=430)
     p.add_argument("--full", action="store_true", help="also time the default run (4300)")
     p.add_argument("--no_xla", action="store_true")
+    p.add_argument("--permute_once", action="store_true",
+                   help="DEN's steps (and the runs) as with main.py --permute_once")
     p.add_argument("--skip_runs", action="store_true", help="step timings only")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--json", default="")
@@ -333,7 +335,7 @@ def main(argv=None) -> int:
     if not 1 <= a.lenet_steps <= VALIDATE_EVERY or a.lenet_chunks < 1:
         p.error(f"--lenet_steps must be in 1..{VALIDATE_EVERY}, --lenet_chunks at least 1")
     data = load_dataset("mnist", a.data_dir)
-    base = DENConfig(xla=not a.no_xla, train_seed=a.seed)
+    base = DENConfig(xla=not a.no_xla, train_seed=a.seed, permute_once=a.permute_once)
     res = {"tensorflow": tf.__version__, "xla": base.xla, "cpus": os.cpu_count()}
     if "mlp" in chosen:
         res["steps"] = step_benchmark(data, base, " t2")

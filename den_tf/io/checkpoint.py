@@ -46,7 +46,7 @@ WEIGHTS = "weights"
 EXTRA = "extra.npz"
 FORMAT = 3  # 2: task_seed and train_seed replace seed; 3: named layers of any method
 # Settings that may differ between a run and its resumption.
-FREE = ("checkpoint_dir", "n_tasks", "xla", "allow_tf32", "capacity_bucket")
+FREE = ("checkpoint_dir", "n_tasks", "xla", "allow_tf32", "capacity_bucket", "permute_once")
 # What a checkpoint learned: its data set, task stream and network. --mode=eval and
 # --mode=export use the checkpoint's; a setting given that differs is refused
 # (`check_learned`).

@@ -23,7 +23,7 @@ INTEGERS = ("max_iter", "batch_size", "n_classes", "ex_k", "n_tasks", "task_seed
             "train_seed", "seed", "ewc_samples", "threads", "capacity_bucket")
 FLOATS = ("lr", "l1_lambda", "l2_lambda", "gl_lambda", "regular_lambda", "loss_thr",
           "spl_thr", "spl_thr_conv", "l2_pull", "ewc_lambda", "column_scale")
-BOOLEANS = ("tf32", "xla", "resume", "checkpoints", "figure", "verbose")
+BOOLEANS = ("tf32", "xla", "permute_once", "resume", "checkpoints", "figure", "verbose")
 LISTS = ("dims", "paper")
 STRINGS = ("checkpoint_dir", "data_dir", "class_groups", "log_file", "results",
            "tensorboard_dir", "csv_log", "export_dir")
