@@ -290,6 +290,9 @@ def deprecation_warnings(f=FLAGS) -> list:
     if f.permute_once and f.tasks != "permuted":
         out.append(f"--permute_once has no effect with --tasks={f.tasks} (its tasks "
                    f"permute no pixels)")
+    elif f.permute_once and f.method == "mtl":
+        out.append("--permute_once has no effect with --method=mtl (its minibatches mix "
+                   "the tasks, each permuted in the step)")
     return out
 
 

@@ -2,11 +2,13 @@
 from its training pixels permuted once (TaskTensors.train_view) instead of permuting each
 minibatch inside the compiled step; off, the default, nothing changes."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from den_tf.config import DENConfig, config_for
+from den_tf.config import BASELINES, DENConfig, config_for
 from den_tf.datasets.base import to_float
 from den_tf.datasets.tensors import TaskTensors
 from den_tf.datasets.transforms import Permute
@@ -74,21 +76,41 @@ def test_a_phase_with_permute_once_trains_on_the_pixels_permuted_once():
     assert runner.program.chunk.experimental_get_tracing_count() == 1
 
 
-def test_permute_once_is_a_setting_of_every_method_that_a_resumption_may_change():
+def test_a_phase_drawing_its_own_minibatches_copies_no_pixels():
+    """MTL's union draws its minibatches itself (PhaseSpec.batch): no copy of a task's
+    pixels is made for it."""
+    data = toy_permuted()
+    spec = expansion_spec(grown((D, 48, 40, 10), 2), 2)
+    own = dataclasses.replace(spec, batch=lambda idx: None)
+    x, kind, _ = PhaseRunner(own, toy_hyper(permute_once=True), xla=True).source(data)
+    assert x is data.train_x and kind is Permute
+
+
+@pytest.mark.parametrize("method", BASELINES)
+def test_permute_once_reaches_the_steps_of_den_and_of_every_baseline(method):
+    from den_tf.api import method_class
+    from tests.test_baselines import ToyStream
     assert not DENConfig().permute_once  # the default: the minibatches permuted in the step
     cfg = DENConfig(permute_once=True)
-    assert Hyper.from_config(cfg.validate(), 55000).permute_once
-    assert Hyper.from_config(config_for(cfg, "ewc").validate(), 55000).permute_once
-    assert "permute_once" in checkpoint.FREE
+    assert Hyper.from_config(cfg.validate(), 55000).permute_once  # DEN's phases
+    base = config_for(DENConfig(dims=(20, 12, 8, 10), permute_once=True), method).validate()
+    assert method_class(method)(base, ToyStream(2)).hyper(400).permute_once
+    assert "permute_once" in checkpoint.FREE  # a resumption may change it
 
 
 SPLIT = ["--n_classes=5", "--dims=784,312,128,5"]  # 2 tasks of 5 classes
+USELESS = {"split": "with --tasks=split (its tasks permute no pixels)",
+           "rotated": "with --tasks=rotated (its tasks permute no pixels)",
+           "mtl": ("with --method=mtl (its minibatches mix the tasks, each permuted in the "
+                   "step)")}
 
 
-@pytest.mark.parametrize("tasks,more,warned", [("split", SPLIT, True), ("rotated", [], True),
-                                               ("permuted", [], False)])
-def test_permute_once_off_permuted_tasks_is_named_useless(tmp_path, mnist_dir, monkeypatch,
-                                                          capsys, tasks, more, warned):
+@pytest.mark.parametrize("case,more", [("split", ["--tasks=split"] + SPLIT),
+                                       ("rotated", ["--tasks=rotated"]),
+                                       ("mtl", ["--method=mtl"]), ("den", []),
+                                       ("ewc", ["--method=ewc"])])
+def test_permute_once_where_it_does_nothing_is_named_useless(tmp_path, mnist_dir, monkeypatch,
+                                                             capsys, case, more):
     from den_tf import cli
     from den_tf import flags as den_flags
     seen = {}
@@ -101,10 +123,12 @@ def test_permute_once_off_permuted_tasks_is_named_useless(tmp_path, mnist_dir, m
 
     monkeypatch.setattr(cli, "_import_tensorflow_quietly", stop)
     status, _, err = run_in_process(
-        ["--permute_once", f"--tasks={tasks}", "--n_tasks=2", "--max_iter=5",
+        ["--permute_once", "--n_tasks=2", "--max_iter=5",
          f"--data_dir={mnist_dir}", f"--log_file={tmp_path / 'run.log'}"] + more, capsys)
     assert status == 1 and "_Stop: past the checks" in err, err
     assert seen["cfg"].permute_once
-    warning = (f"den_tf: warning: --permute_once has no effect with --tasks={tasks} "
-               f"(its tasks permute no pixels)")
-    assert (warning in err) == warned, err
+    useless = [l for l in err.splitlines() if "--permute_once has no effect" in l]
+    if case in USELESS:
+        assert useless == [f"den_tf: warning: --permute_once has no effect {USELESS[case]}"]
+    else:
+        assert useless == [], err

@@ -145,7 +145,8 @@ class Method(Learner):
         return Hyper(lr=c.lr, batch_size=c.batch_size, n_train=int(n_train),
                      max_iter=int(max_iter if max_iter is not None else c.max_iter),
                      l1_lambda=0.0, l2_lambda=c.l2_lambda, gl_lambda=0.0,
-                     regular_lambda=float(strength), prox_order=c.prox_order)
+                     regular_lambda=float(strength), prox_order=c.prox_order,
+                     permute_once=c.permute_once)
 
     def batches_for(self, pool: int) -> BatchSource:
         """Minibatches over `pool` training examples. The first pool's generator is

@@ -527,8 +527,9 @@ class PhaseRunner:
         task's own copy of its pixels with a rearranging transform (a permutation)
         applied once (`TaskTensors.train_view`): the same minibatches to the bit, the
         steps faster, but XLA:CPU then computes the first layer's product by another
-        routine, whose sums' last bits differ (docs/speed.md)."""
-        if self.hyper.permute_once:
+        routine, whose sums' last bits differ (docs/speed.md). A phase that draws its own
+        minibatches (`PhaseSpec.batch`: MTL's union) reads none of them."""
+        if self.hyper.permute_once and self.spec.batch is None:
             return data.train_view()
         kind, params = data.batch_transform
         return data.train_x, kind, params
