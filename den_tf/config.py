@@ -122,9 +122,9 @@ class DENConfig:
     # a compiled phase; 0: the exact shapes (the default; the original's sums to the bit).
     capacity_bucket: int = 0
     # Draw the minibatches of a permuted task from its training pixels permuted once
-    # (one copy per task) instead of permuting each minibatch in the step: the same
-    # pixels, faster steps, but the first layer's sums may round otherwise on XLA:CPU
-    # (False, the default: the previous port's sums to the bit).
+    # (one copy, the current task's) instead of permuting each minibatch in the step:
+    # the same pixels, faster steps, but the first layer's sums may round otherwise on
+    # XLA:CPU (False, the default: the previous port's sums to the bit).
     permute_once: bool = False
     # The network (den_tf.model.archs): "mlp" (the original's, sizes from dims), "lenet" (the
     # paper's submission CNN) or "conv5" (its camera-ready CNN); for the convolutional

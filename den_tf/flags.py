@@ -309,8 +309,9 @@ def config_from_flags(f=FLAGS) -> DENConfig:
         ex_k=f.ex_k, loss_thr=f.loss_thr, spl_thr=f.spl_thr, n_tasks=f.n_tasks,
         dataset=f.dataset, task_stream=f.tasks, task_seed=f.task_seed, train_seed=train_seed,
         prox_order=f.prox_order, paper=parse_paper(f.paper), allow_tf32=f.tf32, xla=f.xla,
-        capacity_bucket=f.capacity_bucket, permute_once=f.permute_once, arch=f.arch, spl_thr_conv=f.spl_thr_conv,
-        class_groups=parse_class_groups(f.class_groups), class_order=f.class_order)
+        capacity_bucket=f.capacity_bucket, permute_once=f.permute_once, arch=f.arch,
+        spl_thr_conv=f.spl_thr_conv, class_groups=parse_class_groups(f.class_groups),
+        class_order=f.class_order)
     if f.method == "den":
         return cfg
     return config_for(cfg, f.method, l2_pull=f.l2_pull, ewc_lambda=f.ewc_lambda,

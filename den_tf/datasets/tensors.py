@@ -93,8 +93,8 @@ class TaskTensors:
         For a transform that only moves pixels (`Transform.REARRANGES`: a permutation)
         the task's own copy of the training pixels with it applied, made once (kept for
         the most recent task only, at most MAX_VIEW_BYTES) and no transform left for the
-        step: a minibatch is then a gather of whole rows, where permuting each
-        minibatch's columns costs about a tenth of a step. The minibatches are the same
+        step: a minibatch is then a gather of whole rows instead of rows and permuted
+        columns (docs/speed.md, "Permuting a task once"). The minibatches are the same
         to the bit (the bytes move before the scaling to float32 instead of after).
         Otherwise the shared pixels and `batch_transform`."""
         kind, params = self.batch_transform
