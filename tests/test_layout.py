@@ -28,7 +28,6 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PKG = os.path.join(ROOT, "den_tf")
 TOOLS = {"sweep", "experiments"}
 PUBLIC = "den_tf (public API)"
-ALIAS = "(an alias)"
 # Always allowed: the lazy re-export helper package __init__s use.
 HELPERS = {"_lazy"}
 
@@ -141,8 +140,6 @@ def test_imports_follow_the_declared_rules():
         if dst in HELPERS:
             continue
         rule = rule_of(src)
-        if ALIAS in (declared(os.path.join(ROOT, path)) or ""):
-            continue  # a deprecated alias of a moved tool
         if PUBLIC in rule:
             continue  # checked by test_tools_use_only_the_public_api
         if dst not in allowed_units(rule):
@@ -178,8 +175,6 @@ def test_no_cycle_between_units():
 def test_den_and_baselines_are_independent_and_tools_stay_above():
     bad = []
     for src, dst, path, line, target, _ in edges():
-        if ALIAS in (declared(os.path.join(ROOT, path)) or ""):
-            continue
         if {src, dst} == {"den", "baselines"}:
             bad.append(f"{path}:{line}: {src} imports {target}")
         if dst in TOOLS and src not in TOOLS:
@@ -195,8 +190,6 @@ def test_tools_use_only_the_public_api():
     bad = []
     for src, dst, path, line, target, names in edges():
         if src not in TOOLS or dst in TOOLS or dst in HELPERS:
-            continue
-        if ALIAS in (declared(os.path.join(ROOT, path)) or ""):
             continue
         inner = target.count(".") > 1
         private = [n for n in names if n.startswith("_")]
