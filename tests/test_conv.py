@@ -12,7 +12,7 @@ import tensorflow as tf
 
 from den_tf import api
 from den_tf.config import DENConfig
-from den_tf.datasets.base import MnistData, Split
+from den_tf.datasets.base import ImageData, Split
 from den_tf.datasets.streams import TaskSet
 from den_tf.den.context import PhaseContext
 from den_tf.den.expansion import expand, prune
@@ -422,7 +422,7 @@ def lenet_run(mnist):
     tasks 2 and 3 pixel-permuted (max-pooling over scrambled pixels learns slowly, so
     task 1 is the one that must learn); 100 iterations per phase, batch 32; validation
     and test sets cut to 1000 and 2000 images to keep it fast."""
-    data = MnistData(mnist.train,
+    data = ImageData(mnist.train,
                      Split(mnist.validation.pixels[:1000], mnist.validation.labels[:1000]),
                      Split(mnist.test.pixels[:2000], mnist.test.labels[:2000]))
     cfg = DENConfig(arch="lenet", dims=(10,), max_iter=LENET_ITERS, batch_size=32, n_tasks=3,

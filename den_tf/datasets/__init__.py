@@ -24,7 +24,6 @@ from den_tf._lazy import exports
 from den_tf.datasets.base import (
     VALIDATION_SIZE,
     ImageData,
-    MnistData,
     Split,
     reachable,
     to_float,
@@ -70,6 +69,6 @@ def load_dataset(name: str, data_dir: str = "", download: bool = True) -> ImageD
 
 
 __all__ = ["Tasks", "SavedTasks", "from_arrays", "from_datasets", "split_classes", "CLASS_ORDERS", "Task", "Transform", "Identity", "Permute", "Rotate", "TaskTensors", "resident", "DATASETS", "DEFAULT_DATA_DIRS", "TASK_STREAMS", "VALIDATION_SIZE", "ImageData",
-           "MnistData", "RotatedTasks", "Split", "SplitTasks", "TaskSet", "TaskStream",
+           "RotatedTasks", "Split", "SplitTasks", "TaskSet", "TaskStream",
            "load_dataset", "make_stream", "make_tasks", "reachable",
            "to_float"]

@@ -9,7 +9,7 @@
   times float32(1/255), TF1's; float32 as they are (never scaled twice).
   `den_tf.datasets.checks` refuses anything else when a stream is built.
 * `ImageData`: train / validation / test splits with the image shape and the data set's
-  name. `MnistData` is the same class (the name the permuted-MNIST code has always used).
+  name.
 * `reachable`: the quick connection check every download route makes first, so that a
   machine without network stops at once with one line (spec "The benchmark": the data
   checks).
@@ -99,9 +99,6 @@ class ImageData:
     @property
     def n_classes(self) -> int:
         return self.train.labels.shape[1]
-
-
-MnistData = ImageData
 
 
 def tf1_split(name: str, image_shape, train: Split, test: Split, train_path: str,

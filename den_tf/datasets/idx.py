@@ -237,12 +237,6 @@ def load_mnist(data_dir: str, download: bool = True) -> ImageData:
     return load_idx_dataset("mnist", data_dir, download)
 
 
-def load_fashion_mnist(data_dir: str, download: bool = True) -> ImageData:
-    """Fashion-MNIST from data_dir (the same four IDX file names as MNIST), fetched into it
-    when none of them is there."""
-    return load_idx_dataset("fashion_mnist", data_dir, download)
-
-
 def _reachable(host: str, timeout: float = 5.0) -> bool:
     """Whether host:443 accepts a connection within `timeout` seconds."""
     return reachable(host, 443, timeout)

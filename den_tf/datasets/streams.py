@@ -235,9 +235,6 @@ class TaskSet(TaskStream):
         self.tasks = [Task(self.data, Permute(p), every) for p in self.permutations]
 
 
-PermutedTasks = TaskSet
-
-
 @dataclasses.dataclass
 class SplitTasks(TaskStream):
     """Class-split stream: task t learns the classes `groups[t - 1]` (module docstring)."""

@@ -278,7 +278,7 @@ def estimate_peak_bytes(dims: Sequence[int], ex_k: int, n_tasks: int,
 
 
 def data_bytes(data, pooled_tasks: int = 0) -> int:
-    """Bytes the data set takes during a run (a `den_tf.datasets.MnistData`): every split as
+    """Bytes the data set takes during a run (a `den_tf.datasets.ImageData`): every split as
     loaded (uint8 pixels, float32 labels), the training split again as resident tensors,
     and per task the float32 permuted validation and test images (numpy and tensor) plus
     one more permuted test set at a time for the overall evaluation. `pooled_tasks`

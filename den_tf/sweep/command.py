@@ -132,11 +132,6 @@ def run_args(point: Dict[str, str], fixed: Sequence[str]) -> List[str]:
     return list(fixed) + [f"--{k}={v}" for k, v in point.items() if v != ""]
 
 
-def point_args(point: Dict[str, str], fixed: Sequence[str], folder: str) -> List[str]:
-    """The command-line arguments of one point's run (as point.json records them)."""
-    return run_args(point, fixed) + execution.managed_args(folder)
-
-
 def is_complete(folder: str) -> bool:
     """Whether the point's run finished (its results JSON says so)."""
     try:
