@@ -1,4 +1,4 @@
-"""The paper's baselines (Yoon et al. 2018, Sec. 4.1), one module each, beside DEN:
+"""The paper's baselines (Yoon et al. 2018, Sec. 4.1), one package each, beside DEN:
 
 * `dnn`: one network fine-tuned task after task;
 * `l2`: the same with an L2 pull toward the previous task's weights;
@@ -7,12 +7,19 @@
 * `stl`: a separate network per task;
 * `mtl`: one network, all heads trained jointly on all tasks.
 
-Each module names its class `METHOD` (`den_tf.api.method_class` finds it by the
---method name). They share DEN's frame: `den_tf.baselines.base.Method`, on
-`den_tf.learner.Learner` (hooks: begin_task, trainable, penalty, end_task), and all
-train through the one phase runner (`den_tf.engine.runner`). `python -m den_tf.experiments.select_baselines` chose their
-strengths and column size on the validation split.
+Each package's `__init__` is the method's card (den_tf.config.registry.MethodCard): its
+own settings, its memory estimate, the --paper switches it follows; it registers the
+method when imported, without TensorFlow. Its `learner` module is the method itself: a
+`den_tf.baselines.base.Method` on DEN's frame (`den_tf.learner.Learner`; hooks
+begin_task, trainable, penalty, end_task), training through the one phase runner
+(`den_tf.engine.runner`). `footprint` holds the memory estimates they share.
+`python -m den_tf.experiments.select_baselines` chose their strengths and column size on
+the validation split.
 
 Imports: den_tf.errors, den_tf.config, den_tf.model, den_tf.datasets, den_tf.evaluation,
 den_tf.engine, den_tf.io, den_tf.learner.
 """
+
+from den_tf.baselines import dnn, ewc, l2, mtl, progressive, stl  # noqa: F401 (registers them)
+
+__all__ = ["dnn", "ewc", "l2", "mtl", "progressive", "stl"]

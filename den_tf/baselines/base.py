@@ -35,7 +35,6 @@ from den_tf.engine.randomness import BatchSource, InitSource, RandomBatches, Ran
 from den_tf.engine.runner import Hyper, PhaseResult, PhaseSpec
 from den_tf.learner.frame import Learner, MethodRecord, phase_stats
 from den_tf.model import archs
-from den_tf.model.layers import DenDense
 
 
 class OneNetwork:
@@ -71,7 +70,7 @@ class OneNetwork:
 
     def kernel_shapes(self, t):
         net = self.network
-        return None if net.arch == "mlp" else net.kernel_shapes(self.stamps[t])
+        return net.shape_lines_shapes(self.stamps[t])
 
 
 class Method(Learner):
@@ -108,7 +107,7 @@ class Method(Learner):
     def begin_task(self, t: int, data: TaskTensors) -> None:
         """Grows what task t needs (before its phase is built)."""
 
-    def trainable(self, t: int) -> List[DenDense]:
+    def trainable(self, t: int) -> List:
         """Task t's layers in forward order, trainable masks set."""
         raise NotImplementedError
 
@@ -145,7 +144,8 @@ class Method(Learner):
         return Hyper(lr=c.lr, batch_size=c.batch_size, n_train=int(n_train),
                      max_iter=int(max_iter if max_iter is not None else c.max_iter),
                      l1_lambda=0.0, l2_lambda=c.l2_lambda, gl_lambda=0.0,
-                     regular_lambda=float(strength), prox_order=c.prox_order,
+                     regular_lambda=float(strength),
+                     prox_order="l1_then_gl",  # (no group blocks: the order is moot)
                      permute_once=c.permute_once)
 
     def batches_for(self, pool: int) -> BatchSource:

@@ -135,7 +135,7 @@ class DENTrainer(Learner):
 
     def kernel_shapes(self, t: int):
         net = self.network
-        return None if net.arch == "mlp" else net.kernel_shapes(self.stamps[t])
+        return net.shape_lines_shapes(self.stamps[t])
 
     def n_params(self) -> int:
         return self.network.n_params()

@@ -48,8 +48,15 @@ def flatten(h):
     return tf.reshape(tf.transpose(h, [0, 3, 1, 2]), [-1, n])
 
 
-def conv2d(x, kernel, padding: str, native_grads: bool = False):
-    """tf.nn.conv2d(x, kernel, stride 1, padding), with its gradients written as plain
+def same_pads(size: int, kernel: int, stride: int = 1):
+    """(before, after) padding of TensorFlow's SAME along one axis of `size` entries (the
+    odd entry goes after)."""
+    total = max((-(-size // stride) - 1) * stride + kernel - size, 0)
+    return total // 2, total - total // 2
+
+
+def conv2d(x, kernel, padding: str, native_grads: bool = False, stride: int = 1):
+    """tf.nn.conv2d(x, kernel, stride, padding), with its gradients written as plain
     forward convolutions in TensorFlow's canonical layouts ([batch, H, W, channels] and
     [kh, kw, in, out]); `native_grads`: TensorFlow's own gradient kernels instead.
 
@@ -58,8 +65,9 @@ def conv2d(x, kernel, padding: str, native_grads: bool = False):
     non-canonical layout and emits it as naive loops; measured on lenet at batch 256,
     about 11 s per step instead of a fraction of one. Here the kernel gradient is the
     convolution of the transposed (padded) inputs [in, H, W, batch] with the transposed
-    output gradient [H', W', batch, out], and the input gradient the convolution of the
-    padded output gradient with the flipped, transposed kernel. Same values up to float
+    output gradient [H', W', batch, out] (dilated by the stride), and the input gradient
+    the convolution of the padded output gradient with the flipped, transposed kernel
+    (for a stride above 1, TensorFlow's transposed convolution). Same values up to float
     summation order (tests/test_conv.py checks both against TensorFlow's). Without XLA,
     TensorFlow's own gradient kernels (oneDNN on CPU) are faster: `native_grads`.
 
@@ -69,27 +77,38 @@ def conv2d(x, kernel, padding: str, native_grads: bool = False):
     if trailing is not None:
         kernel = trailing.kernel
     if native_grads:
-        return tf.nn.conv2d(x, kernel, 1, padding)
+        return tf.nn.conv2d(x, kernel, stride, padding)
 
     def kernel_grad(x_pad, dy):  # [kh, kw, in, out] of the channels and filters given
-        dk = tf.nn.conv2d(tf.transpose(x_pad, [3, 1, 2, 0]), tf.transpose(dy, [1, 2, 0, 3]),
-                          1, "VALID")  # [in, kh, kw, out]
+        if stride == 1:
+            dk = tf.nn.conv2d(tf.transpose(x_pad, [3, 1, 2, 0]),
+                              tf.transpose(dy, [1, 2, 0, 3]), 1, "VALID")  # [in, kh, kw, out]
+        else:  # dk[i, j] = sum over outputs (y, x) of x_pad[s*y + i, s*x + j] * dy[y, x]
+            dk = tf.nn.convolution(tf.transpose(x_pad, [3, 1, 2, 0]),
+                                   tf.transpose(dy, [1, 2, 0, 3]), strides=1,
+                                   padding="VALID", dilations=stride)
+            dk = dk[:, :kh, :kw, :]
         return tf.transpose(dk, [1, 2, 0, 3])
+
+    kh, kw = int(kernel.shape[0]), int(kernel.shape[1])
 
     @tf.custom_gradient
     def f(x, k):
-        y = tf.nn.conv2d(x, k, 1, padding)
+        y = tf.nn.conv2d(x, k, stride, padding)
 
         def grad(dy):
-            kh, kw = int(k.shape[0]), int(k.shape[1])
-            if padding == "SAME":  # TF's SAME: the odd entry of padding goes after
-                pads = [((kh - 1) // 2, kh // 2), ((kw - 1) // 2, kw // 2)]
+            if padding == "SAME":
+                pads = [same_pads(int(x.shape[1]), kh, stride),
+                        same_pads(int(x.shape[2]), kw, stride)]
             else:
                 pads = [(0, 0), (0, 0)]
-            flipped = tf.transpose(tf.reverse(k, [0, 1]), [0, 1, 3, 2])  # [kh, kw, out, in]
-            dy_pad = tf.pad(dy, [[0, 0], [kh - 1 - pads[0][0], kh - 1 - pads[0][1]],
-                                 [kw - 1 - pads[1][0], kw - 1 - pads[1][1]], [0, 0]])
-            dx = tf.nn.conv2d(dy_pad, flipped, 1, "VALID")
+            if stride == 1:
+                flipped = tf.transpose(tf.reverse(k, [0, 1]), [0, 1, 3, 2])  # [kh, kw, out, in]
+                dy_pad = tf.pad(dy, [[0, 0], [kh - 1 - pads[0][0], kh - 1 - pads[0][1]],
+                                     [kw - 1 - pads[1][0], kw - 1 - pads[1][1]], [0, 0]])
+                dx = tf.nn.conv2d(dy_pad, flipped, 1, "VALID")
+            else:
+                dx = tf.nn.conv2d_transpose(dy, k, tf.shape(x), stride, padding)
             x_pad = tf.pad(x, [[0, 0], list(pads[0]), list(pads[1]), [0, 0]])
             if trailing is not None:
                 return dx, trailing_grad(kernel_grad, x_pad, dy, trailing)
@@ -98,6 +117,16 @@ def conv2d(x, kernel, padding: str, native_grads: bool = False):
         return y, grad
 
     return f(x, kernel)
+
+
+def pool2d(h, layer):
+    """The pooling after a convolutional layer (`layer`: a den_tf.model.archs.specs.Conv):
+    max or average over its windows, its stride and padding; none when it has none."""
+    if layer.pool == "max":
+        return tf.nn.max_pool2d(h, layer.pool_size, layer.pool_stride, layer.pool_padding)
+    if layer.pool == "avg":
+        return tf.nn.avg_pool2d(h, layer.pool_size, layer.pool_stride, layer.pool_padding)
+    return h
 
 
 class DenConv2D(DenLayer):
@@ -110,27 +139,32 @@ class DenConv2D(DenLayer):
       birth: task index at which each filter was born, [c_out] (non-decreasing).
       activation: "relu" (hidden) or None.
       padding: "SAME" or "VALID".
+      stride: the convolution's stride (both axes).
     """
 
     KIND = "conv"
     NDIM = 4
 
     def __init__(self, kernel, bias, birth, activation: Optional[str] = "relu",
-                 name: Optional[str] = None, in_block: int = 1, padding: str = "SAME"):
+                 name: Optional[str] = None, in_block: int = 1, padding: str = "SAME",
+                 stride: int = 1):
         if padding not in ("SAME", "VALID"):
             raise ValueError(f"padding must be 'SAME' or 'VALID', got {padding!r}")
+        if int(stride) < 1:
+            raise ValueError(f"stride must be a positive integer, got {stride}")
         if in_block != 1:
             raise ValueError("a convolutional layer's input units are single channels")
         super().__init__(kernel, bias, birth, activation, name, 1)
         self.padding = padding
+        self.stride = int(stride)
 
     def options(self) -> dict:
-        return {**super().options(), "padding": self.padding}
+        return {**super().options(), "padding": self.padding, "stride": self.stride}
 
     def call(self, x, task: Optional[int] = None):
         """x: [batch, H, W, channels]; the filters born at or before `task`."""
         w, b = self.sliced(int(x.shape[-1]), self.units_at(task))
-        y = conv2d(x, w, self.padding) + b
+        y = conv2d(x, w, self.padding, stride=self.stride) + b
         return tf.nn.relu(y) if self.activation == "relu" else y
 
 
@@ -142,11 +176,12 @@ class ConvForward:
     and biases, then the dense layers' and the head's (as DENNetwork.params_for gives
     them). x: flat images [batch, H*W*C] in (H, W, C) order (the task's permutation or
     resampling already applied); they are reshaped to [batch, H, W, C] here. Every
-    convolution (`conv2d`): stride 1, its block's padding, relu, then its block's max-pooling
-    (window and stride, "SAME" padding; none when the window is 0); then the channel-major flatten (module docstring) and the dense layers of
-    den_tf.model.forward.mlp_logits (relu hidden layers, linear head; a one-column head with a
-    longer bias broadcasts, spec Q6).
+    convolution (`conv2d`): its layer's stride and padding, relu, then its layer's
+    pooling (`pool2d`); then the channel-major flatten (module docstring) and the dense
+    layers of den_tf.model.forward.mlp_logits (relu hidden layers, linear head; a
+    one-column head with a longer bias broadcasts, docs/faithfulness.md#q6).
 
+    `layers`: the convolutional layers' specs (den_tf.model.archs.specs.Conv), in order.
     `native_grads`: TensorFlow's own convolution gradients (`conv2d`): for steps that are
     not compiled with XLA (--xla=false), where they are faster on CPU.
 
@@ -154,7 +189,7 @@ class ConvForward:
     """
 
     image_shape: Tuple[int, int, int]
-    blocks: Tuple[Tuple[str, int, int], ...]  # (padding, pool window, pool stride); 0: none
+    layers: tuple  # den_tf.model.archs.specs.Conv, one per convolutional layer
     native_grads: bool = False
 
     # It takes `TrailingGrad` kernels (den_tf.engine.runner gives them).
@@ -167,14 +202,13 @@ class ConvForward:
         """The hidden layers (every convolution, the flatten, the dense relu layers) of
         `params` without the head: what a head reads."""
         h = self.flat_maps(params, x)
-        return mlp_features(params[2 * len(self.blocks):], h)
+        return mlp_features(params[2 * len(self.layers):], h)
 
     def flat_maps(self, params: Sequence, x):
-        """The convolutional blocks on images x, flattened channel-major."""
+        """The convolutional layers on images x, flattened channel-major."""
         h = tf.reshape(x, [-1] + [int(d) for d in self.image_shape])
-        for i, (padding, pool, stride) in enumerate(self.blocks):
-            h = tf.nn.relu(conv2d(h, params[2 * i], padding, self.native_grads)
-                           + params[2 * i + 1])
-            if pool:
-                h = tf.nn.max_pool2d(h, pool, stride, "SAME")
+        for i, layer in enumerate(self.layers):
+            h = tf.nn.relu(conv2d(h, params[2 * i], layer.padding, self.native_grads,
+                                  layer.stride) + params[2 * i + 1])
+            h = pool2d(h, layer)
         return flatten(h)

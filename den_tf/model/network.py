@@ -127,6 +127,17 @@ class DENNetwork:
         head = self.heads[task]
         return out + [head.kernel, head.bias]
 
+    @property
+    def dense_only(self) -> bool:
+        """Every hidden layer dense, reading flat inputs (the MLP, a stack of fc layers):
+        its shape lines are the timestamp's pairs, as the original prints them."""
+        return all(isinstance(l, DenDense) and l.in_block == 1 for l in self.hidden)
+
+    def shape_lines_shapes(self, stamp: Sequence[int]):
+        """The kernel shapes a task's shape lines print: None for a dense-only network
+        (the timestamp's pairs, docs/algorithm.md#timestamps), else `kernel_shapes`."""
+        return None if self.dense_only else self.kernel_shapes(stamp)
+
     def layers_for(self, task: int) -> List[DenLayer]:
         return self.hidden + [self.heads[task]]
 

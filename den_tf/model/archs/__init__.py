@@ -1,36 +1,55 @@
-"""Architectures of a DEN network, selected by `DENConfig.arch` (`--arch`): each module
-builds the layer stack and gives the forward pass (den_tf.model.network.DENNetwork.forward).
+"""Architectures of a DEN network (`--arch`, `Config.arch`): what layers a network stacks.
 
-* `mlp` (den_tf/model/archs/mlp.py): the original's network, sizes from --dims (the default).
-* `lenet`, `conv5` (den_tf/model/archs/conv.py): convolutional DEN; sizes, pooling and flatten
-  in den_tf/model/archs/specs.py, the layer in den_tf/model/conv.py.
+Every architecture is an entry of one mechanism (den_tf.config.registry.ARCHITECTURES):
 
-This package's top level imports no TensorFlow: `check` runs before it is imported.
+* `mlp`, `lenet`, `conv5`: registered here (`specs.NAMED`);
+* a layer spec such as `conv32k5p2,conv64k5p2,fc256`: read by `specs.parse_spec`, the
+  grammar registered here;
+* a keras.Sequential of Conv2D, MaxPooling2D, AveragePooling2D, Flatten and Dense (relu)
+  layers: `from_keras` (den_tf.model.archs.keras_model);
+* an architecture of your own: `den_tf.register_arch(name, arch)` (docs/extending.md).
+
+`specs` holds the layers and their sizes (no TensorFlow: the command line checks a
+setting before it is imported); `build` makes the network (TensorFlow).
+
+Imports: den_tf.errors, den_tf.config.
 """
 
 from __future__ import annotations
 
-import importlib
 from typing import Optional, Sequence
 
-from den_tf.model.archs.specs import ARCHS, CONV_ARCHS, check, image_shape_of, resolve
+from den_tf.config.registry import register_arch, register_arch_parser, resolve_arch
+from den_tf.model.archs.keras_model import from_keras
+from den_tf.model.archs.specs import (
+    CONV5,
+    LENET,
+    NAMED,
+    MLP,
+    Architecture,
+    Conv,
+    Dense,
+    Stack,
+    image_shape_of,
+    parse_spec,
+    resolve,
+)
 
-_MODULES = {"mlp": "den_tf.model.archs.mlp", "lenet": "den_tf.model.archs.conv", "conv5": "den_tf.model.archs.conv"}
+for _name, _arch in NAMED.items():
+    register_arch(_name, _arch, replace=True)
+register_arch_parser(parse_spec)
 
-__all__ = ["ARCHS", "CONV_ARCHS", "assemble", "base_params", "build", "build_for", "check", "image_shape_of",
-           "resolve"]
-
-
-def _module(arch: str):
-    check(arch)
-    return importlib.import_module(_MODULES[arch])
+__all__ = ["Architecture", "CONV5", "Conv", "Dense", "LENET", "MLP", "NAMED", "Stack",
+           "assemble", "base_params", "build", "build_for", "from_keras", "image_shape_of",
+           "parse_spec", "resolve", "resolve_arch"]
 
 
 def build(config, init, input_size: int, image_shape: Optional[Sequence[int]] = None,
           task: int = 1, n_out: Optional[int] = None):
     """A fresh DENNetwork of `config.arch` with task `task`'s head of `n_out` outputs
-    (default: the last dims size); new values from `init` (glorot-uniform, spec Q2)."""
-    return _module(config.arch).build(config, init, input_size, image_shape, task, n_out)
+    (default: the last dims size); new values from `init` (glorot-uniform,
+    docs/faithfulness.md#q2)."""
+    return resolve_arch(config.arch).build(config, init, input_size, image_shape, task, n_out)
 
 
 def build_for(config, init, data, task: int = 1, n_out: Optional[int] = None):
@@ -41,12 +60,12 @@ def build_for(config, init, data, task: int = 1, n_out: Optional[int] = None):
 def base_params(config, input_size: int, image_shape: Optional[Sequence[int]] = None) -> int:
     """Parameters of the architecture's base network (initial sizes, one head of the
     last dims size): the unit of capacity."""
-    return _module(config.arch).parts(config, input_size, image_shape)["base_n_params"]
+    return resolve_arch(config.arch).base_params(config, input_size, image_shape)
 
 
 def assemble(config, hidden, input_size: int, image_shape: Optional[Sequence[int]] = None):
     """A DENNetwork of `config.arch` made of the given hidden layers (a checkpoint's),
     whole: its forward pass and base size given to it."""
-    from den_tf.model.network import DENNetwork
+    from den_tf.model.network import DENNetwork  # (TensorFlow: only when a network is made)
     return DENNetwork(hidden, input_size=input_size,
-                      **_module(config.arch).parts(config, input_size, image_shape))
+                      **resolve_arch(config.arch).parts(config, input_size, image_shape))

@@ -57,7 +57,7 @@ class STL(Method):
 
     def kernel_shapes(self, t):
         net = self.networks[t]
-        return None if net.arch == "mlp" else net.kernel_shapes(self.stamps[t])
+        return net.shape_lines_shapes(self.stamps[t])
 
     # ----------------------------------------------------------------- checkpoints
     def checkpoint_layers(self) -> dict:
@@ -77,5 +77,3 @@ class STL(Method):
                                   [self.networks[t].forward for t in tasks],
                                   [self.stamps[t] for t in tasks], self.input_shape()[0])
 
-
-METHOD = STL

@@ -30,5 +30,3 @@ class L2(DNN):
             return 0.0, {}, {}
         return self.config.l2_pull, dict(enumerate(self.anchor)), {}
 
-
-METHOD = L2

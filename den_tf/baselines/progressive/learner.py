@@ -10,10 +10,11 @@ of their Sec. 2.1):
     h_l^(k) = relu(W_l^(k) h_{l-1}^(k) + b_l^(k) + sum_{j<k} U_l^(k:j) h_{l-1}^(j)),
     logits^(k) = W_out^(k) h_L^(k) + b_out^(k) + sum_{j<k} U_out^(k:j) h_L^(j).
 
-On a convolutional architecture (--arch=lenet, conv5) a column is the architecture's
-network with --column_scale times its filters and units; a lateral into a
-convolutional layer is a convolution of the same size and padding over the earlier
-column's maps (before this layer's pooling, like the layer's own), into the first dense
+On an architecture with convolutional layers (--arch=lenet, conv5, a layer spec) a
+column is the architecture's network with --column_scale times its filters and units; a
+lateral into a convolutional layer is a convolution of the same size, stride and padding
+over the earlier column's maps (before this layer's pooling, like the layer's own), into
+the first dense
 layer a dense map of the earlier column's channel-major flatten, and into the later
 dense layers and the head a dense map, as above.
 
@@ -35,10 +36,9 @@ import numpy as np
 import tensorflow as tf
 
 from den_tf.baselines.base import Method
-from den_tf.config import column_units
+from den_tf.baselines.progressive import column_units
 from den_tf.io import export
-from den_tf.model.archs.specs import CONV_ARCHS, resolve
-from den_tf.model.conv import DenConv2D, conv2d, flatten
+from den_tf.model.conv import DenConv2D, conv2d, flatten, pool2d
 from den_tf.model.layers import DenDense
 
 
@@ -89,11 +89,11 @@ def column_forward(k: int, n_hidden: int):
 
 
 @functools.lru_cache(maxsize=None)
-def conv_column_forward(k: int, image_shape: Tuple[int, int, int], blocks: tuple, n_fc: int,
+def conv_column_forward(k: int, image_shape: Tuple[int, int, int], convs: tuple, n_fc: int,
                         native_grads: bool = False):
-    """`column_forward` for a convolutional architecture (`blocks`: (padding, pool
-    window, pool stride) per convolutional layer; `n_fc` dense hidden layers)."""
-    n_conv = len(blocks)
+    """`column_forward` for an architecture with convolutional layers (`convs`: their
+    specs, den_tf.model.archs.specs.Conv; `n_fc` dense hidden layers)."""
+    n_conv = len(convs)
 
     def forward(params, x):
         take = _taker(params)
@@ -104,13 +104,12 @@ def conv_column_forward(k: int, image_shape: Tuple[int, int, int], blocks: tuple
                 w, b = take()
                 laterals = [take()[0] for _ in range(j if l > 0 else 0)]
                 if l < n_conv:
-                    padding, pool, stride = blocks[l]
-                    z = conv2d(h, w, padding, native_grads) + b
+                    layer = convs[l]
+                    z = conv2d(h, w, layer.padding, native_grads, layer.stride) + b
                     for i, u in enumerate(laterals):
-                        z = z + conv2d(acts[i][l - 1], u, padding, native_grads)
-                    h = tf.nn.relu(z)
-                    if pool:
-                        h = tf.nn.max_pool2d(h, pool, stride, "SAME")
+                        z = z + conv2d(acts[i][l - 1], u, layer.padding, native_grads,
+                                       layer.stride)
+                    h = pool2d(tf.nn.relu(z), layer)
                 else:
                     flat = flatten if l == n_conv else (lambda a: a)
                     z = tf.matmul(flat(h), w) + b
@@ -132,15 +131,13 @@ class Progressive(Method):
     def __init__(self, *args, **kw):
         super().__init__(*args, **kw)
         cfg = self.config
-        self.conv = CONV_ARCHS.get(cfg.arch)
-        if self.conv is None:
-            self.units = column_units(cfg.dims, cfg.column_scale)
-            self.n_conv = 0
-        else:  # the architecture's filters and units, scaled
-            sizes = [b.filters for b in self.conv.convs] + list(self.conv.fc)
-            self.units = column_units((0,) + tuple(sizes) + (0,), cfg.column_scale)
-            self.n_conv = len(self.conv.convs)
-            self.image_shape = resolve(*self.input_shape())
+        stack = cfg.architecture.stack_for(cfg.dims)
+        # the architecture's units and filters, scaled
+        self.units = column_units(stack.units(), cfg.column_scale)
+        self.n_conv = len(stack.convs)
+        self.conv = stack if self.n_conv else None
+        if self.conv is not None:
+            self.image_shape = stack.image_shape(*self.input_shape())
         self.columns: Dict[int, List] = {}
         # laterals[k][l]: into hidden layer l (1..L-1, 0-based) or the head (l = L) of
         # column k, one layer from each column j < k.
@@ -165,7 +162,7 @@ class Progressive(Method):
     def _kernel_shape(self, l: int, n_in: int, n_out: int) -> tuple:
         """Kernel of layer l (0-based; L: the head) from n_in units to n_out."""
         if l < self.n_conv:
-            size = self.conv.convs[l].size
+            size = self.conv.convs[l].kernel
             return (size, size, n_in, n_out)
         if self.conv is not None and l == self.n_conv:
             return (n_in * self._flat_block(), n_out)
@@ -174,14 +171,15 @@ class Progressive(Method):
     def _layer(self, l: int, kernel, bias, k: int, activation, name: str):
         births = np.full(np.shape(kernel)[-1], k)
         if l < self.n_conv:
+            spec = self.conv.convs[l]
             return DenConv2D(kernel, bias, births, activation, name=name,
-                             padding=self.conv.convs[l].padding)
+                             padding=spec.padding, stride=spec.stride)
         block = self._flat_block() if self.conv is not None and l == self.n_conv else 1
         return DenDense(kernel, bias, births, activation, name=name, in_block=block)
 
     def begin_task(self, k, data) -> None:
         init, u, n_out = self.init, self.units, self.n_outputs(k)
-        n_in = self.image_shape[2] if self.conv is not None else self.config.dims[0]
+        n_in = self.image_shape[2] if self.conv is not None else self.input_shape()[0]
         cols = []
         for l, n in enumerate(u):
             cols.append(self._layer(l, init.glorot(f"t{k}/W{l + 1}", self._kernel_shape(l, n_in, n)),
@@ -232,9 +230,8 @@ class Progressive(Method):
     def forward_for(self, k):
         if self.conv is None:
             return column_forward(k, self.n_hidden)
-        blocks = tuple((b.padding, b.pool, b.pool_stride) for b in self.conv.convs)
-        return conv_column_forward(k, tuple(self.image_shape), blocks, len(self.conv.fc),
-                                   not self.config.xla)
+        return conv_column_forward(k, tuple(self.image_shape), self.conv.convs,
+                                   len(self.conv.fc), not self.config.xla)
 
     def n_params(self) -> int:
         """Every column's weights and biases, every head, every lateral weight."""
@@ -276,5 +273,3 @@ class Progressive(Method):
                                   [self.forward_for(k) for k in tasks],
                                   [self.stamps[k] for k in tasks], self.input_shape()[0])
 
-
-METHOD = Progressive

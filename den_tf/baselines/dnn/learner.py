@@ -32,5 +32,3 @@ class DNN(OneNetwork, Method):
             layer.set_trainable(True, True)
         return layers
 
-
-METHOD = DNN

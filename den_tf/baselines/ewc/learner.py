@@ -130,5 +130,3 @@ class EWC(DNN):
         weights = {i: (f[2 * i], f[2 * i + 1]) for i in range(n)}
         return self.config.ewc_lambda, prev, weights
 
-
-METHOD = EWC

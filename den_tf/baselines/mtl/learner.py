@@ -181,5 +181,3 @@ class MTL(OneNetwork, Method):
             return []
         return super().evaluate_all(upto)
 
-
-METHOD = MTL
