@@ -2,6 +2,7 @@
 DEN_TF_REQUIRE_DATA turns that into a failure, a variable naming nothing fails."""
 
 import os
+import socket
 
 import conftest
 import pytest
@@ -10,23 +11,38 @@ from den_tf.datasets import idx
 
 
 @pytest.fixture
-def alone(monkeypatch, tmp_path):
+def connections(monkeypatch):
+    """No network whatever the machine has: every connection refused where sockets
+    connect (the connection check and any download alike); the addresses tried."""
+    tried = []
+
+    def refuse(address, *args, **kwargs):
+        tried.append(address)
+        raise ConnectionRefusedError(f"no network in this test ({address})")
+
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    return tried
+
+
+@pytest.fixture
+def alone(monkeypatch, tmp_path, connections):
     """A checkout with no ../shared beside it, no variables, an empty cache, no network."""
     for var in ("DEN_TF_MNIST", "DEN_TF_TRACE", "DEN_TF_REQUIRE_DATA"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setattr(conftest, "SHARED", str(tmp_path / "no_shared"))
     monkeypatch.setenv("DEN_TF_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setattr(idx, "_reachable", lambda host, timeout=5.0: False)
     return tmp_path
 
 
-def test_without_mnist_or_network_the_tests_skip_saying_how_to_get_it(alone):
+def test_without_mnist_or_network_the_tests_skip_saying_how_to_get_it(alone, connections):
     with pytest.raises(pytest.skip.Exception) as e:
         conftest.find_mnist()
     msg = str(e.value)
     assert "\n" not in msg and "DEN_TF_MNIST" in msg and "cannot be reached" in msg
     assert str(alone / "cache" / "mnist") in msg
     assert not (alone / "cache" / "mnist").exists()  # nothing half-made left behind
+    # the refusal came from the connection check, before any route tried a download
+    assert connections == [(idx.MNIST_HOST, 443)]
 
 
 def test_without_recordings_the_tests_skip_saying_how_to_get_them(alone):

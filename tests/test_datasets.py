@@ -7,12 +7,13 @@ import gzip
 import io
 import os
 import pickle
+import re
 import tarfile
 
 import numpy as np
 import pytest
 
-from den_tf.datasets import cifar, load_dataset
+from den_tf.datasets import cifar, fetch, load_dataset
 from den_tf.datasets.cifar import read_cifar, write_cifar_folder
 from den_tf.errors import DataError
 from tests.conftest import run_main
@@ -229,9 +230,7 @@ def test_cifar_needs_more_training_images_than_tf1_sets_aside(tmp_path):
 def test_no_files_and_no_network_is_one_fast_line(tmp_path, monkeypatch, name, files):
     # no connection is even tried: every route's host is unreachable
     tried = []
-    monkeypatch.setattr(cifar, "reachable", lambda *a, **k: tried.append(a) or False)
-    from den_tf.datasets import idx
-    monkeypatch.setattr(idx, "reachable", lambda *a, **k: tried.append(a) or False)
+    monkeypatch.setattr(fetch, "reachable", lambda *a, **k: tried.append(a) or False)
     where = tmp_path / "nowhere"
     with pytest.raises(DataError) as e:
         load_dataset(name, str(where))
@@ -240,8 +239,41 @@ def test_no_files_and_no_network_is_one_fast_line(tmp_path, monkeypatch, name, f
     assert tried and not where.exists()  # checked the hosts; nothing half-made left
 
 
+@pytest.mark.parametrize("name,routes,leftover", [
+    ("mnist", ("_fetch_with_tfds", "_fetch_with_keras"), ".downloads"),
+    ("cifar10", ("_fetch_with_tfds_download", "_fetch_with_tfds_load"), ".tfds")])
+def test_fetching_tries_every_route_in_turn_and_leaves_nothing(tmp_path, monkeypatch, name,
+                                                               routes, leftover):
+    from den_tf.datasets import idx
+    module = idx if name == "mnist" else cifar
+    monkeypatch.setattr(fetch, "reachable", lambda *a, **k: True)
+    calls = []
+
+    def failing(error):
+        def route(data_dir, source):
+            calls.append(error.__name__)
+            os.makedirs(os.path.join(data_dir, leftover), exist_ok=True)  # half-made work
+            raise error("no")
+        return route
+
+    monkeypatch.setattr(module, routes[0], failing(OSError))
+    monkeypatch.setattr(module, routes[1], failing(ValueError))
+    where = tmp_path / "new"
+    with pytest.raises(DataError) as e:
+        load_dataset(name, str(where))
+    msg = one_line(e)
+    assert calls == ["OSError", "ValueError"] and not where.exists(), (calls, msg)
+    assert re.search(r", and fetching (it|them) failed \(.+: OSError; .+: ValueError\)$", msg), msg
+    # the first route that works ends the search (here it writes nothing: read fails)
+    calls.clear()
+    monkeypatch.setattr(module, routes[0], lambda data_dir, source: calls.append("first"))
+    with pytest.raises(DataError, match="not found"):
+        load_dataset(name, str(where))
+    assert calls == ["first"]
+
+
 def test_cli_cifar_without_files_or_network_is_one_line(tmp_path):
-    if cifar.reachable(cifar.CIFAR_HOST, timeout=2):
+    if fetch.reachable(cifar.CIFAR_HOST, timeout=2):
         pytest.skip("this machine reaches www.cs.toronto.edu: the CLI would download CIFAR")
     p = run_main([f"--data_dir={tmp_path / 'none'}", "--dataset=cifar100"], cwd=str(tmp_path),
                  timeout=60)

@@ -25,9 +25,9 @@ from den_tf.datasets.base import (
     VALIDATION_SIZE,
     ImageData,
     Split,
-    reachable,
     to_float,
 )
+from den_tf.datasets.fetch import reachable
 from den_tf.datasets.streams import (
     CLASS_ORDERS,
     TASK_STREAMS,

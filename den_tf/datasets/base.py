@@ -10,16 +10,12 @@
   `den_tf.datasets.checks` refuses anything else when a stream is built.
 * `ImageData`: train / validation / test splits with the image shape and the data set's
   name.
-* `reachable`: the quick connection check every download route makes first, so that a
-  machine without network stops at once with one line (spec "The benchmark": the data
-  checks).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
-import socket
 from typing import Tuple
 
 import numpy as np
@@ -115,15 +111,6 @@ def tf1_split(name: str, image_shape, train: Split, test: Split, train_path: str
     return ImageData(train=Split(train.pixels[v:], train.labels[v:]),
                      validation=Split(train.pixels[:v], train.labels[:v]),
                      test=test, image_shape=tuple(image_shape), name=name)
-
-
-def reachable(host: str, port: int = 443, timeout: float = 5.0) -> bool:
-    """Whether host:port accepts a connection within `timeout` seconds."""
-    try:
-        socket.create_connection((host, port), timeout=timeout).close()
-        return True
-    except OSError:
-        return False
 
 
 def cache_dir(name: str = "") -> str:

@@ -46,9 +46,9 @@ from den_tf.datasets.base import (
     ImageData,
     Split,
     one_hot,
-    reachable,
     tf1_split,
 )
+from den_tf.datasets.fetch import fetch_with_fallback
 
 IMAGE_SHAPE = (32, 32, 3)
 IMAGE_BYTES = 32 * 32 * 3
@@ -295,30 +295,15 @@ def load_cifar(name: str, data_dir: str, download: bool = True) -> ImageData:
     if os.path.exists(data_dir) and not os.path.isdir(data_dir):
         raise DataError(f"{data_dir}: not a directory")
     if local_source(data_dir, name) is None:
-        what = (f"{layout.title} not found (expected {layout.archive} or its extracted "
-                f"folder {layout.folder}/)")
-        if not download:
-            raise DataError(f"{data_dir}: {what}")
-        routes = (f"tensorflow-datasets' download manager ({CIFAR_URL}{layout.archive}) and "
-                  f"tfds.load('{layout.tfds_name}')")
-        if not (reachable(CIFAR_HOST) or reachable(TFDS_GCS_HOST)):
-            raise DataError(f"{data_dir}: {what}, and {CIFAR_HOST} and {TFDS_GCS_HOST} (used "
-                            f"by {routes}) cannot be reached from this machine")
-        created = not os.path.exists(data_dir)
-        os.makedirs(data_dir, exist_ok=True)
-        errors = []
-        for route, fetch in (("tensorflow-datasets download manager", _fetch_with_tfds_download),
-                             ("tfds.load", _fetch_with_tfds_load)):
-            try:
-                fetch(data_dir, layout)
-                break
-            except Exception as e:  # any failure: try the next route, report all
-                errors.append(f"{route}: {type(e).__name__}")
-        else:
-            for junk in (".downloads", ".tfds", layout.folder):
-                shutil.rmtree(os.path.join(data_dir, junk), ignore_errors=True)
-            if created:
-                shutil.rmtree(data_dir, ignore_errors=True)
-            raise DataError(f"{data_dir}: {what}, and fetching it failed "
-                            f"({'; '.join(errors)})")
+        fetch_with_fallback(
+            data_dir,
+            what=(f"{layout.title} not found (expected {layout.archive} or its extracted "
+                  f"folder {layout.folder}/)"),
+            routes=[("tensorflow-datasets download manager",
+                     lambda d: _fetch_with_tfds_download(d, layout)),
+                    ("tfds.load", lambda d: _fetch_with_tfds_load(d, layout))],
+            hosts=[(CIFAR_HOST, 443), (TFDS_GCS_HOST, 443)],
+            used_by=(f"tensorflow-datasets' download manager ({CIFAR_URL}{layout.archive}) "
+                     f"and tfds.load('{layout.tfds_name}')"),
+            leftovers=[".downloads", ".tfds", layout.folder], download=download)
     return read_cifar(data_dir, name)

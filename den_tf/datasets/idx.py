@@ -30,9 +30,9 @@ from den_tf.datasets.base import (
     ImageData,
     Split,
     one_hot,
-    reachable,
     tf1_split,
 )
+from den_tf.datasets.fetch import fetch_with_fallback
 
 FILES = {
     "train_images": "train-images-idx3-ubyte.gz",
@@ -202,41 +202,19 @@ def load_idx_dataset(name: str, data_dir: str, download: bool = True) -> ImageDa
         raise DataError(f"{os.path.join(data_dir, missing[0])}: file not found (the folder "
                         f"holds only some of the four IDX files)")
     if missing:
-        what = (f"{source.title} IDX files not found (expected {expected_files()}, or "
-                f"the same without .gz)")
-        routes = (f"tensorflow-datasets ({source.url}) and keras.datasets."
-                  f"{source.keras_name}")
-        if not download:
-            raise DataError(f"{data_dir}: {what}")
-        hosts = [(source.host, source.port), (KERAS_HOST, 443)]
-        if not any(reachable(h, p) for h, p in dict.fromkeys(hosts)):
-            names = " and ".join(dict.fromkeys(h for h, _ in hosts))
-            raise DataError(f"{data_dir}: {what}, and {names} (used by {routes}) cannot be "
-                            f"reached from this machine")
-        created = not os.path.exists(data_dir)
-        os.makedirs(data_dir, exist_ok=True)
-        errors = []
-        for route, fetch in (("tensorflow-datasets", _fetch_with_tfds),
-                             (f"keras.datasets.{source.keras_name}", _fetch_with_keras)):
-            try:
-                fetch(data_dir, source)
-                break
-            except Exception as e:  # any failure: try the next route, report all
-                errors.append(f"{route}: {type(e).__name__}")
-        else:
-            shutil.rmtree(os.path.join(data_dir, ".downloads"), ignore_errors=True)
-            if created:
-                shutil.rmtree(data_dir, ignore_errors=True)
-            raise DataError(f"{data_dir}: {what}, and fetching them failed "
-                            f"({'; '.join(errors)})")
+        fetch_with_fallback(
+            data_dir,
+            what=(f"{source.title} IDX files not found (expected {expected_files()}, or "
+                  f"the same without .gz)"),
+            routes=[("tensorflow-datasets", lambda d: _fetch_with_tfds(d, source)),
+                    (f"keras.datasets.{source.keras_name}",
+                     lambda d: _fetch_with_keras(d, source))],
+            hosts=[(source.host, source.port), (KERAS_HOST, 443)],
+            used_by=f"tensorflow-datasets ({source.url}) and keras.datasets.{source.keras_name}",
+            leftovers=[".downloads"], download=download, plural=True)
     return read_mnist(data_dir, name=name)
 
 
 def load_mnist(data_dir: str, download: bool = True) -> ImageData:
     """MNIST from data_dir, fetched into it when none of its four files is there."""
     return load_idx_dataset("mnist", data_dir, download)
-
-
-def _reachable(host: str, timeout: float = 5.0) -> bool:
-    """Whether host:443 accepts a connection within `timeout` seconds."""
-    return reachable(host, 443, timeout)
