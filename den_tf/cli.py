@@ -53,8 +53,38 @@ def _default_log_path(mode: str) -> str:
     return os.path.join("logs", time.strftime(f"{name}_%Y%m%d-%H%M%S.log"))
 
 
+def imports_of(argv) -> list:
+    """The modules `--import=a,b` (or `--import a,b`) names, before any flag is parsed:
+    they register their settings, methods, architectures, data sets and streams, whose
+    flags must exist when the command line is parsed."""
+    out = []
+    for i, a in enumerate(argv[1:], start=1):
+        if a.startswith("--import="):
+            out += a[len("--import="):].split(",")
+        elif a == "--import" and i + 1 < len(argv):
+            out += argv[i + 1].split(",")
+    return [m.strip() for m in out if m.strip()]
+
+
+def import_modules(names) -> int:
+    """Imports the modules of --import; 0, or 2 after one error line."""
+    import importlib
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except Exception as e:  # a user's module: any failure is one line
+            detail = str(e).splitlines()[0] if str(e) else type(e).__name__
+            _say_error(f"--import={name}: {type(e).__name__}: {detail}")
+            return 2
+    return 0
+
+
 def parse(argv) -> int:
-    """Parses argv into FLAGS; returns 0, or 2 after printing one error line."""
+    """Parses argv into FLAGS (the modules of --import first); returns 0, or 2 after
+    printing one error line."""
+    status = import_modules(imports_of(argv))
+    if status:
+        return status
     den_flags.define_flags()
     FLAGS.unparse_flags()
     try:
@@ -75,6 +105,8 @@ HELP_ARGS = ("-h", "-?", "-help", "--help", "--helpshort", "--helpfull")
 def main(argv=None) -> int:
     argv = list(sys.argv if argv is None else argv)
     if any(a in HELP_ARGS for a in argv[1:]):  # absl.app handles these; we parse ourselves
+        if import_modules(imports_of(argv)):
+            return 2
         den_flags.define_flags()
         print(__doc__.strip() + "\n" + FLAGS.module_help(den_flags))
         return 0
@@ -157,7 +189,7 @@ def _run(argv) -> int:
         raise ConfigError("--mode=export: needs --export_dir")
     if FLAGS.mode != "train" and FLAGS.resume:
         raise ConfigError(f"--resume: only with --mode=train (got --mode={FLAGS.mode})")
-    if FLAGS.method != "den":
+    if not _keeps_checkpoints():
         for asked, what in ((FLAGS.mode != "train", f"--mode={FLAGS.mode}"),
                             (FLAGS.resume, "--resume"), (FLAGS.export_dir, "--export_dir")):
             if asked:
@@ -186,7 +218,8 @@ def _run(argv) -> int:
         _check_data(checkpoint, state, data, cfg)
     from den_tf.model.archs import image_shape_of  # no TensorFlow
     cfg.validate(data.input_size, data.n_classes, len(data.train), image_shape_of(data))
-    tasks = cfg.stream_for(data)
+    from den_tf.datasets import stream_for
+    tasks = stream_for(cfg, data)
     _check_memory(cfg, data, warn)
 
     if tf is None:
@@ -241,7 +274,7 @@ def _train(cfg, data, tasks, trainer, log, cbs, results_path, writes) -> int:
     from den_tf.evaluation import results
     from den_tf.io import checkpoint, files, loglines
 
-    den = FLAGS.method == "den"
+    den = _keeps_checkpoints()
     log(loglines.ours(f"log: {writes.log_path}; results: {results_path}"
                     + (f"; checkpoints: {cfg.checkpoint_dir}" if FLAGS.checkpoints and den
                        else "")))
@@ -387,25 +420,23 @@ def _check_outputs(cfg, log_path: str, results_path: str) -> None:
         preflight.check_dir_output("export_dir", FLAGS.export_dir)
 
 
+def _keeps_checkpoints() -> bool:
+    """Whether the command line keeps per-task checkpoints of --method (and can resume,
+    eval and export it): its card says (DEN's does)."""
+    from den_tf.config.registry import method_card
+    return method_card(FLAGS.method).checkpoints
+
+
 def _check_memory(cfg, data, warn) -> None:
     """Before the first step, a run whose network could outgrow the memory is refused
-    (exit 2). The estimate (den_tf/preflight/memory.py) is of the largest network the run
-    can grow to: DEN's MLP of --dims, or a convolutional --arch on the data's images, with --paper=Q8 every
-    drifted unit split (only a warning, through `warn`, into the log); a baseline's
-    (--method) networks, which do not grow by ex_k."""
+    (exit 2). The estimate is the method's own (its card's `memory`: den_tf/den,
+    den_tf/baselines/<name>) of the largest network the run holds or can grow to, checked
+    by den_tf.preflight.memory (a worst case the method only warns about, DEN's
+    --paper=Q8 splits, goes through `warn` into the log)."""
     if FLAGS.mode != "train":
         return
     from den_tf import preflight
-    from den_tf.model.archs import CONV_ARCHS, image_shape_of, resolve
-    method = getattr(cfg, "method", "den")  # a BaselineConfig's, else DEN
-    shape = (resolve(data.input_size, image_shape_of(data)) if cfg.arch in CONV_ARCHS
-             else None)
-    pooled = cfg.tasks if method == "mtl" else 0
-    preflight.check_memory(
-        cfg.dims, cfg.ex_k, cfg.tasks, preflight.data_bytes(data, pooled),
-        preflight.eval_rows(len(data.validation), len(data.test), method, cfg.tasks),
-        arch=cfg.arch, image_shape=shape, paper=cfg.paper, method=method,
-        column_scale=getattr(cfg, "column_scale", preflight.COLUMN_SCALE), warn=warn)
+    preflight.check_run_memory(cfg, data, warn=warn)
 
 
 class _Writes:

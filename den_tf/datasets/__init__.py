@@ -10,12 +10,17 @@ channel-last, one-hot labels, TF1's split: validation = the first 5000 training 
 | `cifar10` | `cifar-10-python.tar.gz` or `cifar-10-batches-py/` | tensorflow-datasets' download manager (the python archive), else tfds.load |
 | `cifar100` | `cifar-100-python.tar.gz` or `cifar-100-python/` | the same |
 
-`make_stream(data, kind, n_tasks, task_seed)` gives a built-in task stream (`permuted`,
-`split`, `rotated`; see `den_tf.datasets.streams`); `from_arrays`, `from_datasets` and
-`split_classes` make one from your own data (den_tf.datasets.user), every input checked
-(den_tf.datasets.checks).
+Each data set is registered by the module that reads it (`idx`: mnist, fashion_mnist;
+`cifar`: cifar10, cifar100), each task stream by `streams` (permuted, split, rotated),
+in den_tf.config.registry: `--dataset` and `--tasks` take any registered name, a user's
+own too (`den_tf.register_dataset`, `den_tf.register_stream`; docs/extending.md).
 
-Imports: den_tf.errors.
+`make_stream(data, kind, n_tasks, task_seed)` gives a registered task stream (see
+`den_tf.datasets.streams`), `stream_for(config, data)` the one a config names;
+`from_arrays`, `from_datasets` and `split_classes` make one from your own data
+(den_tf.datasets.user), every input checked (den_tf.datasets.checks).
+
+Imports: den_tf.errors, den_tf.config.
 """
 
 from __future__ import annotations
@@ -28,9 +33,12 @@ from den_tf.datasets.base import (
     to_float,
 )
 from den_tf.datasets.fetch import reachable
+from den_tf.config.registry import DATASETS as _REGISTERED
+from den_tf.config.registry import STREAMS as _STREAMS
+from den_tf.config.registry import did_you_mean
+from den_tf.datasets import cifar, idx  # noqa: F401  (they register their data sets)
 from den_tf.datasets.streams import (
     CLASS_ORDERS,
-    TASK_STREAMS,
     RotatedTasks,
     SavedTasks,
     SplitTasks,
@@ -40,35 +48,40 @@ from den_tf.datasets.streams import (
     TaskStream,
     make_stream,
     make_tasks,
+    stream_for,
 )
 from den_tf.datasets.transforms import Identity, Permute, Rotate, Transform
 from den_tf.datasets.user import from_arrays, from_datasets, split_classes
 from den_tf.errors import ConfigError
 
 # With TensorFlow, imported when first used: a task's resident tensors.
-__getattr__, __dir__ = exports(__name__, {"TaskTensors": ".tensors", "resident": ".tensors"})
+_lazy_getattr, __dir__ = exports(__name__, {"TaskTensors": ".tensors", "resident": ".tensors"})
 
-DATASETS = ("mnist", "fashion_mnist", "cifar10", "cifar100")
-# --data_dir when none is given: MNIST and Fashion-MNIST files have the same names, so
-# each has its own folder (MNIST_data is the original's).
-DEFAULT_DATA_DIRS = {"mnist": "MNIST_data", "fashion_mnist": "Fashion_MNIST_data",
-                     "cifar10": "CIFAR_data", "cifar100": "CIFAR_data"}
+
+def __getattr__(name: str):
+    # Names whose value is whatever is registered now.
+    if name == "DATASETS":
+        return _REGISTERED.names()
+    if name == "TASK_STREAMS":
+        return _STREAMS.names()
+    if name == "DEFAULT_DATA_DIRS":
+        return {n: c.default_dir for n, c in _REGISTERED.items()}
+    return _lazy_getattr(name)
 
 
 def load_dataset(name: str, data_dir: str = "", download: bool = True) -> ImageData:
-    """The data set `name` from data_dir (default: DEFAULT_DATA_DIRS[name]), fetched into
-    it when its files are not there (and `download`)."""
-    if name not in DATASETS:
-        raise ConfigError(f"--dataset={name}: must be one of {', '.join(DATASETS)}")
-    data_dir = data_dir or DEFAULT_DATA_DIRS[name]
-    if name in ("mnist", "fashion_mnist"):
-        from den_tf.datasets.idx import load_idx_dataset
-        return load_idx_dataset(name, data_dir, download)
-    from den_tf.datasets.cifar import load_cifar
-    return load_cifar(name, data_dir, download)
+    """The registered data set `name` from data_dir (default: its own folder, e.g.
+    MNIST_data for mnist), fetched into it when its files are not there (and
+    `download`)."""
+    if not isinstance(name, str) or name not in _REGISTERED:
+        raise ConfigError(f"--dataset={name}: no such data set"
+                          f"{did_you_mean(str(name), _REGISTERED.names())} (known: "
+                          f"{', '.join(_REGISTERED.names())})")
+    card = _REGISTERED.get(name)
+    return card.load(data_dir or card.default_dir, download)
 
 
 __all__ = ["Tasks", "SavedTasks", "from_arrays", "from_datasets", "split_classes", "CLASS_ORDERS", "Task", "Transform", "Identity", "Permute", "Rotate", "TaskTensors", "resident", "DATASETS", "DEFAULT_DATA_DIRS", "TASK_STREAMS", "VALIDATION_SIZE", "ImageData",
            "RotatedTasks", "Split", "SplitTasks", "TaskSet", "TaskStream",
-           "load_dataset", "make_stream", "make_tasks", "reachable",
+           "load_dataset", "make_stream", "make_tasks", "reachable", "stream_for",
            "to_float"]

@@ -30,6 +30,7 @@ once with one line.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import io
 import os
 import pickle
@@ -48,6 +49,7 @@ from den_tf.datasets.base import (
     one_hot,
     tf1_split,
 )
+from den_tf.config.registry import DatasetCard, register_dataset
 from den_tf.datasets.fetch import fetch_with_fallback
 
 IMAGE_SHAPE = (32, 32, 3)
@@ -307,3 +309,11 @@ def load_cifar(name: str, data_dir: str, download: bool = True) -> ImageData:
                      f"and tfds.load('{layout.tfds_name}')"),
             leftovers=[".downloads", ".tfds", layout.folder], download=download)
     return read_cifar(data_dir, name)
+
+
+for _name in ("cifar10", "cifar100"):
+    register_dataset(DatasetCard(
+        _name, functools.partial(load_cifar, _name), "CIFAR_data",
+        files=f"{LAYOUTS[_name].archive} or {LAYOUTS[_name].folder}/",
+        summary=f"{LAYOUTS[_name].title}: 32x32 colour images, 45000/5000/10000 (TF1's "
+                f"split)", owner="den_tf.datasets.cifar"), replace=True)

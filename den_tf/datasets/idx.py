@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import gzip
 import os
 import shutil
@@ -32,6 +33,7 @@ from den_tf.datasets.base import (
     one_hot,
     tf1_split,
 )
+from den_tf.config.registry import DatasetCard, register_dataset
 from den_tf.datasets.fetch import fetch_with_fallback
 
 FILES = {
@@ -218,3 +220,13 @@ def load_idx_dataset(name: str, data_dir: str, download: bool = True) -> ImageDa
 def load_mnist(data_dir: str, download: bool = True) -> ImageData:
     """MNIST from data_dir, fetched into it when none of its four files is there."""
     return load_idx_dataset("mnist", data_dir, download)
+
+
+for _name, _dir in (("mnist", "MNIST_data"), ("fashion_mnist", "Fashion_MNIST_data")):
+    # (MNIST and Fashion-MNIST files have the same names: each its own default folder;
+    # MNIST_data is the original's)
+    register_dataset(DatasetCard(
+        _name, functools.partial(load_idx_dataset, _name), _dir,
+        files="the four IDX files (train-images-idx3-ubyte.gz, ...)",
+        summary=f"{IDX_SOURCES[_name].title}: 28x28 grey images of 10 classes, "
+                f"55000/5000/10000 (TF1's split)", owner="den_tf.datasets.idx"), replace=True)

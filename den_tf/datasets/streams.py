@@ -4,7 +4,7 @@ Every stream has the same interface (task t counts from 1):
 
 | member | what |
 | --- | --- |
-| `kind` | "permuted", "split" or "rotated" |
+| `kind` | its name: "permuted", "split", "rotated" (the registered streams), or a user's |
 | `data`, `n_tasks` | the data set, the number of tasks |
 | `rng` | the task RandomState (seeded by task_seed), continued after drawing the stream: the duplicates' random biases continue it (spec step 8, Q10) |
 | `task_tensors(t)` | `den_tf.datasets.tensors.TaskTensors` of task t (resident tensors for the phase runner) |
@@ -54,9 +54,10 @@ import numpy as np
 
 from den_tf.datasets.base import ImageData, Split, one_hot, to_float
 from den_tf.datasets.transforms import Identity, Permute, Rotate, Transform
+from den_tf.config import rules
+from den_tf.config.registry import STREAMS, Setting, StreamCard, register_stream
 from den_tf.errors import ConfigError
 
-TASK_STREAMS = ("permuted", "split", "rotated")
 CLASS_ORDERS = ("ascending", "shuffled")
 SPLITS = ("train", "validation", "test")
 
@@ -362,29 +363,127 @@ def rotation_angles(n_tasks: int) -> List[float]:
 
 def make_stream(data: ImageData, kind: str = "permuted", n_tasks: int = 10,
                 task_seed: int = 1004, class_order: str = "ascending",
-                groups: Optional[Sequence[Sequence[int]]] = None) -> TaskStream:
-    """The task stream `kind` of n_tasks tasks on `data` (module docstring).
+                groups: Optional[Sequence[Sequence[int]]] = None, **settings) -> TaskStream:
+    """The registered task stream `kind` of n_tasks tasks on `data` (module docstring).
 
     task_seed seeds the task RandomState: the permutations (permuted), the class order
     (split, class_order="shuffled"); every stream's `rng` then goes on to draw the
-    duplicates' biases when the run has no train_seed (Q10). `groups` (split): the
-    classes of each task, explicitly (any sizes; n_tasks is their number).
+    duplicates' biases when the run has no train_seed (docs/faithfulness.md#q10).
+    `groups` (split): the classes of each task, explicitly (any sizes; n_tasks is their
+    number). `settings`: a registered stream's own settings, by name.
     """
-    if kind not in TASK_STREAMS:
-        raise ConfigError(f"--tasks={kind}: must be one of {', '.join(TASK_STREAMS)}")
+    card = STREAMS.get(kind)
     if isinstance(n_tasks, bool) or not isinstance(n_tasks, int) or n_tasks < 1:
         raise ConfigError(f"--n_tasks={n_tasks}: must be a positive integer")
-    if kind == "permuted":
-        return make_tasks(data, n_tasks, task_seed)
+    given = dict(settings)
+    if kind == "split" or class_order != "ascending":
+        given["class_order"] = class_order
+    if groups:
+        given["class_groups"] = tuple(tuple(int(c) for c in g) for g in groups)
+    own = {x.name: x for x in card.settings}
+    for name in given:
+        if name not in own:
+            raise ConfigError(f"{name}: not a setting of task stream {kind} (its own: "
+                              f"{', '.join(own) or 'none'})")
+    values = {name: given.get(name, x.default) for name, x in own.items()}
+    return card.build(data, n_tasks, task_seed, values)
+
+
+def stream_for(config, data: ImageData) -> TaskStream:
+    """The task stream `config` names on `data` (config.task_stream, config.tasks tasks,
+    config.task_seed and the stream's own settings), checked: every task's head the last
+    dims size (the widest, with class groups), every task's training set at least one
+    minibatch. No TensorFlow."""
+    card = STREAMS.get(config.task_stream)
+    own = {x.name: getattr(config, x.name) for x in card.settings}
+    tasks = card.build(data, config.tasks, config.task_seed, own)
+    check_stream(tasks, config.dims[-1], config.batch_size,
+                 varying=bool(getattr(config, "class_groups", ())))
+    return tasks
+
+
+# ----------------------------------------------------------------------------- the cards
+def _permuted(data: ImageData, n_tasks: int, task_seed: int, own: dict) -> TaskStream:
+    return make_tasks(data, n_tasks, task_seed)
+
+
+def _rotated(data: ImageData, n_tasks: int, task_seed: int, own: dict) -> TaskStream:
+    return RotatedTasks(data, rotation_angles(n_tasks), np.random.RandomState(task_seed))
+
+
+def _split(data: ImageData, n_tasks: int, task_seed: int, own: dict) -> TaskStream:
     rng = np.random.RandomState(task_seed)
-    if kind == "split":
-        if class_order not in CLASS_ORDERS:
-            raise ValueError(f"class_order must be one of {CLASS_ORDERS}")
-        if groups:
-            return SplitTasks(data, [np.asarray(g, np.int64) for g in groups], rng)
-        order = rng.permutation(data.n_classes) if class_order == "shuffled" else None
-        return SplitTasks(data, class_groups(data.n_classes, n_tasks, order), rng)
-    return RotatedTasks(data, rotation_angles(n_tasks), rng)
+    groups, order = own.get("class_groups") or (), own.get("class_order", "ascending")
+    if order not in CLASS_ORDERS:
+        raise ConfigError(f"--class_order={order}: must be one of {', '.join(CLASS_ORDERS)}")
+    if groups:
+        return SplitTasks(data, [np.asarray(g, np.int64) for g in groups], rng)
+    order = rng.permutation(data.n_classes) if order == "shuffled" else None
+    return SplitTasks(data, class_groups(data.n_classes, n_tasks, order), rng)
+
+
+def _all_classes(config, n_classes_data: Optional[int]) -> None:
+    """Every task sees all the data's classes: --n_classes is their number."""
+    if n_classes_data is not None and config.n_classes != n_classes_data:
+        raise ConfigError(f"--n_classes={config.n_classes}: must equal the data's number of "
+                          f"classes {n_classes_data}")
+
+
+def check_split(config, n_classes_data: Optional[int]) -> None:
+    """The split stream's settings: the class groups (none empty, no class twice, every
+    id a class of the data, --n_tasks their number when given), or --n_tasks groups of
+    --n_classes classes covering the data's classes."""
+    groups = config.class_groups
+    if groups:
+        text = rules.class_groups_text(groups)
+        flat = [c for g in groups for c in g]
+        if config.class_order != "ascending":
+            raise ConfigError(f"--class_groups={text}: explicit groups have no --class_order "
+                              f"(got {config.class_order})")
+        if any(len(g) == 0 for g in groups):
+            raise ConfigError(f"--class_groups={text}: every group needs a class")
+        if len(set(flat)) != len(flat):
+            raise ConfigError(f"--class_groups={text}: a class is in two groups")
+        if any(c < 0 for c in flat) or (n_classes_data is not None
+                                        and max(flat) >= n_classes_data):
+            raise ConfigError(f"--class_groups={text}: class ids must be 0.."
+                              f"{(n_classes_data or 1) - 1} (the data's classes)")
+        if config.n_tasks is not None and config.n_tasks != len(groups):
+            raise ConfigError(f"--n_tasks={config.n_tasks}: --class_groups={text} has "
+                              f"{len(groups)} groups, one per task")
+        return
+    if n_classes_data is not None and config.n_classes * config.tasks != n_classes_data:
+        raise ConfigError(
+            f"--n_classes={config.n_classes}: with --tasks=split it is the number of classes "
+            f"per task, and {config.tasks} tasks of {config.n_classes} classes cover "
+            f"{config.n_classes * config.tasks}, but the data has {n_classes_data} classes; "
+            f"give --n_tasks and --n_classes with n_tasks * n_classes = {n_classes_data} (and "
+            f"the last --dims size = n_classes)")
+
+
+register_stream(StreamCard(
+    "permuted", _permuted, "every task sees all classes, the pixels in its own random order "
+    "(the original's benchmark)", check=_all_classes, rearranges=True,
+    owner="den_tf.datasets.streams"), replace=True)
+register_stream(StreamCard(
+    "split", _split, "the classes in groups, one group per task",
+    settings=(
+        Setting("class_groups", "string", (),
+                "--tasks=split: the classes of each task, explicitly: groups separated by "
+                "';', class ids by ',' (e.g. '0,1;2,3;4,5'); any sizes (each task's head has "
+                "its group's size; the last --dims size is the widest); the number of tasks "
+                "is the number of groups. Default: --n_tasks groups of equal size, in "
+                "--class_order.", lambda name, v: rules.parse_class_groups(v),
+                convert=rules.parse_class_groups, learned=True, default_text="(none)"),
+        Setting("class_order", "enum", "ascending",
+                "--tasks=split without --class_groups: the order the equal groups are cut "
+                "from: ascending class ids, or shuffled (seeded by --task_seed).",
+                choices=CLASS_ORDERS, learned=True),
+    ),
+    check=check_split, owner="den_tf.datasets.streams"), replace=True)
+register_stream(StreamCard(
+    "rotated", _rotated, "task t sees every image rotated by 180*(t-1)/n_tasks degrees",
+    check=_all_classes, owner="den_tf.datasets.streams"), replace=True)
 
 
 def check_stream(stream: TaskStream, head_size: int, batch_size: int,

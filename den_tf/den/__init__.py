@@ -69,10 +69,16 @@ def memory(config, arch, input_size, image_shape, n_tasks, worst=False):
     flags = f"--ex_k={config.ex_k} --dims={rules.fmt_dims(config.dims)} --n_tasks={n_tasks}"
     if config.arch != "mlp":
         flags = f"--arch={config.arch} {flags}"
+    advice = "a smaller --ex_k or fewer --n_tasks fit"
+    if worst:
+        given = "all" if set(config.paper) == set(PAPER_SWITCHES) else ",".join(config.paper)
+        flags += f" --paper={given}"
+        advice = ("with Q8 every drifted unit is split; if every unit drifted in every task "
+                  "the network would grow to")
     return Footprint(arch.parameter_count(input_size, image_shape, units, n_out, n_tasks),
                      arch.activations(input_size, image_shape, units, n_out), 0,
                      arch.describe(units, image_shape), flags=flags, grows=True,
-                     advice="a smaller --ex_k or fewer --n_tasks fit")
+                     advice=advice)
 
 
 def check(config) -> None:

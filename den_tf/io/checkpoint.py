@@ -31,12 +31,12 @@ import tempfile
 import numpy as np
 import tensorflow as tf
 
-from den_tf.config import BaselineConfig, DENConfig, method_of
+from den_tf.config import Config, settings
+from den_tf.config.registry import flag_of
 from den_tf.engine.randomness import RandomInit
 from den_tf.errors import CheckpointError, ConfigError
 from den_tf.evaluation.scoring import TaskScore
 from den_tf.io import files
-from den_tf.model.archs.specs import CONV_ARCHS
 from den_tf.model.conv import DenConv2D
 from den_tf.model.layers import DenDense
 
@@ -45,15 +45,21 @@ STATE = "state.json"
 WEIGHTS = "weights"
 EXTRA = "extra.npz"
 FORMAT = 3  # 2: task_seed and train_seed replace seed; 3: named layers of any method
-# Settings that may differ between a run and its resumption.
-FREE = ("checkpoint_dir", "n_tasks", "xla", "allow_tf32", "capacity_bucket", "permute_once")
-# What a checkpoint learned: its data set, task stream and network. --mode=eval and
-# --mode=export use the checkpoint's; a setting given that differs is refused
-# (`check_learned`).
-LEARNED = ("dataset", "task_stream", "task_seed", "n_tasks", "class_groups", "class_order",
-           "n_classes", "arch", "dims", "method")
-# the flag of each setting whose flag has another name (den_tf.errors.ConfigError)
-FLAG_OF_SETTING = {v: k for k, v in ConfigError.SETTING_OF_FLAG.items()}
+
+
+def free_settings() -> tuple:
+    """Settings that may differ between a run and its resumption (the registry's
+    `resume="free"`)."""
+    return tuple(x.name for x in settings(command=False) if x.resume == "free")
+
+
+def learned_settings() -> tuple:
+    """What a checkpoint learned: its data set, task stream and network (the registry's
+    `learned`). --mode=eval and --mode=export use the checkpoint's; a setting given that
+    differs is refused (`check_learned`)."""
+    return tuple(x.name for x in settings(command=False) if x.learned)
+
+
 LAYER_KINDS = {cls.KIND: cls for cls in (DenDense, DenConv2D)}
 
 
@@ -124,7 +130,7 @@ def save(learner, directory: str) -> str:
             "format": FORMAT,
             "method": learner.name,
             "tasks_learned": t,
-            "config": dataclasses.asdict(learner.config),
+            "config": learner.config.asdict(),
             "network": {
                 "input_size": shape[0],
                 "image_shape": list(shape[1]) if shape[1] is not None else None,
@@ -187,17 +193,16 @@ def read_state(folder: str) -> dict:
     return state
 
 
-def config_of(state: dict) -> DENConfig:
-    """The settings a checkpoint's state recorded (a BaselineConfig for a baseline)."""
-    c = dict(state["config"])
-    c["dims"] = tuple(c["dims"])
-    c["paper"] = tuple(c.get("paper", ()))
-    # (JSON keeps tuples as lists: the config's tuple fields back as tuples)
-    c["class_groups"] = tuple(tuple(int(i) for i in g) for g in c.get("class_groups", ()))
-    return BaselineConfig(**c) if "method" in c else DENConfig(**c)
+def config_of(state: dict) -> Config:
+    """The settings a checkpoint's state recorded (lists back as tuples; settings of
+    other methods, which checkpoints of earlier versions recorded, dropped)."""
+    try:
+        return Config.from_dict(state["config"], lenient=True)
+    except (KeyError, TypeError) as e:
+        raise CheckpointError(f"the checkpoint's settings are unreadable ({e})") from None
 
 
-def saved_config(folder: str) -> DENConfig:
+def saved_config(folder: str) -> Config:
     return config_of(read_state(folder))
 
 
@@ -215,42 +220,43 @@ def flag_text(name: str, value) -> str:
 
 def _difference(name: str, given, saved) -> str:
     """"--flag=given differs from the checkpoint's value saved" (the flag's name)."""
-    return (f"--{FLAG_OF_SETTING.get(name, name)}={flag_text(name, given)} differs from the "
+    return (f"--{flag_of(name)}={flag_text(name, given)} differs from the "
             f"checkpoint's value {flag_text(name, saved)}")
 
 
-def check_compatible(saved: DENConfig, config: DENConfig) -> None:
+def check_compatible(saved: Config, config: Config) -> None:
     """Raises CheckpointError when a setting that shapes the run differs."""
-    if type(saved) is not type(config) or method_of(saved) != method_of(config):
-        raise CheckpointError(f"--method={method_of(config)} differs from the checkpoint's "
-                              f"{method_of(saved)}")
-    for f in dataclasses.fields(saved):
-        if f.name in FREE and not (f.name == "n_tasks" and saved.task_stream == "rotated"):
+    if saved.method != config.method:
+        raise CheckpointError(f"--method={config.method} differs from the checkpoint's "
+                              f"{saved.method}")
+    free = free_settings()
+    for name, a in saved.asdict().items():
+        if name in free and not (name == "n_tasks" and saved.task_stream == "rotated"):
             continue  # (a rotated stream's angles depend on the number of tasks)
-        a, b = getattr(saved, f.name), getattr(config, f.name)
+        b = getattr(config, name)
         if a != b:
-            raise CheckpointError(f"{_difference(f.name, b, a)}; resume with the same "
+            raise CheckpointError(f"{_difference(name, b, a)}; resume with the same "
                                   f"settings")
 
 
-def _learned(config: DENConfig, name: str):
+def _learned(config: Config, name: str):
     """The value of a LEARNED setting, as compared: the number of tasks (n_tasks, else
     its default), a convolutional arch's head size (the only --dims size it reads)."""
     if name == "n_tasks":
         return config.tasks
     if name == "method":
-        return method_of(config)
-    if name == "dims" and config.arch in CONV_ARCHS:
+        return config.method
+    if name == "dims" and not config.architecture.reads_dims:
         return tuple(config.dims[-1:])
     return getattr(config, name)
 
 
-def check_learned(saved: DENConfig, config: DENConfig, given) -> None:
+def check_learned(saved: Config, config: Config, given) -> None:
     """--mode=eval and --mode=export use what the checkpoint learned (`saved`): raises
     ConfigError (exit 2) for the first setting of LEARNED in `given` (the settings the
     user gave) whose value in `config` differs from the checkpoint's, naming the flag
     and both values."""
-    for name in LEARNED:
+    for name in learned_settings():
         if name not in given:
             continue
         a, b = _learned(saved, name), _learned(config, name)

@@ -1,24 +1,17 @@
 """Checks before the first training step, without TensorFlow: every output the run will
-write (`outputs`) and the memory of the largest network it can grow to (`memory`).
+write (`outputs`) and the memory of the largest network it holds or can grow to
+(`memory`, from its method's own estimate).
 
-Imports: den_tf.errors, den_tf.config, den_tf.model.
+Imports: den_tf.errors, den_tf.config, den_tf.model, den_tf.den (its card: no TensorFlow).
 """
 
-from den_tf.config import COLUMN_SCALE, column_units  # noqa: F401
 from den_tf.preflight.memory import (  # noqa: F401
-                                     EWC_BYTES,
-                                     Largest,
                                      available_memory,
-                                     baseline_network,
                                      check_memory,
-                                     conv_activations,
-                                     conv_max_sizes,
-                                     conv_parameter_count,
+                                     check_run_memory,
                                      data_bytes,
                                      estimate_peak_bytes,
                                      eval_rows,
-                                     grown_size,
-                                     largest_network,
                                      max_hidden_sizes,
                                      parameter_count,
                                      peak_bytes,
