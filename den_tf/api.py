@@ -310,13 +310,17 @@ class DEN:
         return out
 
     # ----------------------------------------------------------------- files
-    def save(self, path: str) -> str:
+    def save(self, path: str, replace: bool = False) -> str:
         """Saves everything the model holds (den_tf.io.checkpoint: a folder with the
-        checkpoint of the tasks learned); `load(path)` gives it back exactly."""
+        checkpoint of the tasks learned); `load(path)` gives it back exactly. A folder
+        that holds another model's checkpoints (another method, other settings, data
+        or tasks) is refused (CheckpointError), unless `replace=True`: then they are
+        removed once this model's checkpoint is written. Saving again into the model's
+        own folder (after more tasks) adds its newest checkpoint."""
         from den_tf.io import checkpoint
         if self.learner is None:
             raise ConfigError("save: nothing is learned yet")
-        return checkpoint.save(self.learner, path)
+        return checkpoint.save(self.learner, path, replace=replace)
 
     def export(self, path: str) -> str:
         """Writes a SavedModel that serves every learned task (den_tf.io.export): raw
@@ -333,13 +337,20 @@ def load(path: str, log: Optional[Callable[[str], None]] = None,
     --checkpoint_dir), exactly as it was: it predicts, evaluates, exports; it learns on
     when given its task stream again."""
     from den_tf.datasets.streams import SavedTasks
+    from den_tf.errors import CheckpointError
     from den_tf.io import checkpoint
     folder = path if os.path.isfile(os.path.join(path, checkpoint.STATE)) \
         else checkpoint.latest(path)
     state = checkpoint.read_state(folder)
-    config = checkpoint.config_of(state)
-    n = state["network"]
-    tasks = SavedTasks(state["tasks"], n["input_size"], n.get("image_shape"), state["pool"])
+    try:
+        config = checkpoint.config_of(state)
+        n = state["network"]
+        tasks = SavedTasks(state["tasks"], n["input_size"], n.get("image_shape"),
+                           state["pool"])
+    except checkpoint.DAMAGED as e:
+        raise CheckpointError(f"{folder}: {checkpoint.STATE} unreadable ({type(e).__name__}: "
+                              f"{str(e).splitlines()[0] if str(e) else ''}); the checkpoint "
+                              f"is damaged") from None
     model = DEN(config, log=log, callbacks=callbacks)
     cls = method_class(model.method)
     model.learner = cls(config, tasks, log=model._log, callbacks=model.callbacks)

@@ -10,7 +10,12 @@ arguments, not flags).
 * labels: integers [n] (any integer dtype, >= 0) or one-hot rows [n, k] (exactly one 1
   per row), as many as the images; a label outside the task's classes is refused;
 * sizes: no empty split; every task's training split at least one minibatch (checked
-  against the settings by `check_stream`).
+  against the settings by `check_stream`);
+* scoring: a task's validation and test splits each hold examples of at least two of its
+  classes (`check_scorable`): the one-vs-rest AUROC of a class needs positive and
+  negative examples, and a split of one class has no class with both (a task of one
+  class cannot be scored at all). A class absent from the test split is left out of the
+  task's AUROC and named (den_tf.evaluation.metrics, docs/metrics.md).
 
 Imports: nothing of den_tf but den_tf.datasets and den_tf.errors.
 """
@@ -117,3 +122,15 @@ def check_in_classes(ids: np.ndarray, classes: Sequence[int], task: int, split: 
 def check_nonempty(n: int, task: int, split: str) -> None:
     if n == 0:
         raise InputError(f"{where(task, split)}: no examples")
+
+
+def check_scorable(ids: np.ndarray, classes: Sequence[int], task: int, split: str) -> None:
+    """The split can be scored: examples of at least two of the task's classes (each of
+    those then has positive and negative examples, the two its one-vs-rest AUROC
+    needs)."""
+    present = np.unique(ids)
+    if present.size < 2:
+        what = (f"one class only ({int(present[0])})" if present.size else "no examples")
+        raise InputError(f"{where(task, split)}: examples of {what}; a task is scored by "
+                         f"the AUROC of its classes, which needs examples of at least two "
+                         f"(the task's classes: {list(map(int, classes))})")

@@ -13,12 +13,18 @@ class split of any labelled arrays. Every input is checked when the stream is bu
   convolutional archs read the shape), uint8 0..255 or floats in [0, 1] (the pixel rule,
   den_tf.datasets.base; `scale=1/255` turns float images in 0..255 into [0, 1]). Every
   task and split the same shape.
-* Labels: integer class ids [n] or one-hot rows [n, k]. A task's outputs stand for its
-  classes, in ascending order: the distinct ids of its training labels (integer
-  labels), or 0..k-1 (one-hot); `classes=` in a task's dict gives them explicitly
-  (e.g. to have an output for a class its training set lacks). Tasks may have
-  different numbers of classes; each task's head has as many outputs as it has
-  classes. Validation and test labels must be among the task's classes.
+* Labels: integer class ids [n] or one-hot rows [n, k] (column c: class c). A task's
+  outputs stand for its classes, in ascending order: the distinct class ids that occur
+  in its training labels (one-hot labels the same way: the columns that occur, so
+  `to_categorical(y, 10)` of a 2-class task gives a head of 2 outputs, as integer
+  labels do); `classes=` in a task's dict gives them explicitly (e.g. to have an output
+  for a class its training set lacks). Tasks may have different numbers of classes;
+  each task's head has as many outputs as it has classes. Validation and test labels
+  must be among the task's classes.
+* Scoring: a task's validation and test splits must each hold examples of at least two
+  of its classes (a task of one class cannot be scored: refused); a class of the task
+  with no test examples is left out of its AUROC and named in the log and the results
+  (docs/metrics.md).
 * Validation: the task's "validation" arrays when given; else the rule
   `validation_split`: a fraction (default 0.1, at least one example) of the task's
   training examples, drawn with `np.random.RandomState(seed + task - 1)`, held out of
@@ -80,9 +86,7 @@ def _task_data(t: int, parts: dict, scale, validation_split: float, seed: int, n
         if classes.size == 0 or len(np.unique(classes)) != classes.size or classes.min() < 0:
             raise InputError(f"task {t}: classes={classes.tolist()} must be distinct class "
                              f"ids >= 0")
-    elif widths["train"] is not None:
-        classes = np.arange(widths["train"])
-    else:
+    else:  # the classes that occur in the training labels (one-hot: their columns)
         classes = np.unique(ids["train"])
     for split in ids:
         if widths[split] is not None and widths[split] != widths["train"]:
@@ -99,6 +103,8 @@ def _task_data(t: int, parts: dict, scale, validation_split: float, seed: int, n
         keep = np.setdiff1d(np.arange(n), held)
         pixels["validation"], ids["validation"] = pixels["train"][held], ids["train"][held]
         pixels["train"], ids["train"] = pixels["train"][keep], ids["train"][keep]
+    for split in ("validation", "test"):
+        checks.check_scorable(ids[split], classes, t, split)
     lut = {int(c): j for j, c in enumerate(classes)}
     splits = {s: Split(pixels[s], one_hot(np.array([lut[int(i)] for i in ids[s]], np.int64),
                                            len(classes)))
@@ -149,41 +155,65 @@ def _is_batched(label) -> bool:
     return label.ndim == (1 if label.dtype.kind in "iub" else 2)
 
 
-def _numpy_of(dataset, t: int, split: str):
+# A tf.data.Dataset of unknown length (after .filter(), say) is read up to this many
+# examples (images), and refused beyond: an infinite one read as unknown would never end.
+MAX_UNKNOWN_EXAMPLES = 1_000_000
+
+
+def _numpy_of(dataset, t: int, split: str, max_unknown: int = MAX_UNKNOWN_EXAMPLES):
     """(images, labels) of a tf.data.Dataset of (image, label) elements, batched or not
-    (told apart by the labels, `_is_batched`), read into memory."""
-    try:
-        iterator = dataset.as_numpy_iterator()
-    except AttributeError:
-        raise InputError(f"{checks.where(t, split)}: give a tf.data.Dataset, got "
-                         f"{type(dataset).__name__}") from None
-    xs, ys = [], []
-    for element in iterator:
+    (told apart by the labels, `_is_batched`), read into memory. Its cardinality is read
+    first: an infinite dataset is refused; one of unknown length is read up to
+    `max_unknown` examples and refused beyond."""
+    at = checks.where(t, split)
+    if not hasattr(dataset, "cardinality") or not hasattr(dataset, "as_numpy_iterator"):
+        raise InputError(f"{at}: give a tf.data.Dataset, got {type(dataset).__name__}")
+    import tensorflow as tf  # (a tf.data.Dataset is given: TensorFlow is loaded)
+    length = int(dataset.cardinality())
+    if length == int(tf.data.INFINITE_CARDINALITY):
+        raise InputError(f"{at}: the tf.data.Dataset is infinite (after .repeat(), say); "
+                         f"give a finite one (.take(n))")
+    unknown = length == int(tf.data.UNKNOWN_CARDINALITY)
+    xs, ys, n, batched = [], [], 0, None
+    for element in dataset.as_numpy_iterator():
         if isinstance(element, dict):
             element = (element.get("image", element.get("x")),
                        element.get("label", element.get("y")))
         if not isinstance(element, tuple) or len(element) != 2 or element[0] is None:
-            raise InputError(f"{checks.where(t, split)}: each element must be (image, "
-                             f"label)")
+            raise InputError(f"{at}: each element must be (image, label)")
         xs.append(np.asarray(element[0]))
         ys.append(np.asarray(element[1]))
+        if batched is None:
+            batched = _is_batched(ys[0])
+        n += len(ys[-1]) if batched else 1
+        if unknown and n > max_unknown:
+            raise InputError(f"{at}: the tf.data.Dataset's length is unknown (after "
+                             f".filter(), say) and it holds more than {max_unknown} "
+                             f"examples, the most read from such a dataset; declare its "
+                             f"length (.apply(tf.data.experimental.assert_cardinality(n))) "
+                             f"or give max_unknown=")
     if not xs:
-        raise InputError(f"{checks.where(t, split)}: no examples")
-    if _is_batched(ys[0]):
+        raise InputError(f"{at}: no examples")
+    if batched:
         return np.concatenate(xs), np.concatenate(ys)
     return np.stack(xs), np.stack(ys)
 
 
-def from_datasets(tasks: Sequence[dict], **kw) -> Tasks:
+def from_datasets(tasks: Sequence[dict], max_unknown: int = MAX_UNKNOWN_EXAMPLES,
+                  **kw) -> Tasks:
     """`from_arrays` for tf.data.Dataset splits: one dict per task with "train", "test"
     and optionally "validation" datasets of (image, label) elements (batched or not;
-    read once into memory), and optionally "classes"."""
+    read once into memory), and optionally "classes". A dataset must be finite: an
+    infinite one (`.repeat()`) is refused; one of unknown length (`.filter()`) is read
+    up to `max_unknown` examples (MAX_UNKNOWN_EXAMPLES, one million) and refused
+    beyond."""
     arrays = []
     for t, parts in enumerate(tasks, start=1):
         if not isinstance(parts, dict):
             raise InputError(f"task {t}: give a dict of tf.data.Datasets (train, test, "
                              f"optionally validation)")
-        arrays.append({k: (v if k == "classes" or v is None else _numpy_of(v, t, k))
+        arrays.append({k: (v if k == "classes" or v is None
+                           else _numpy_of(v, t, k, max_unknown))
                        for k, v in parts.items()})
     return from_arrays(arrays, **kw)
 

@@ -4,11 +4,21 @@
 over classes of the one-vs-rest ROC AUC of the sigmoid outputs (Q3: it is AUROC, not
 accuracy). Ties count as the trapezoidal ROC counts them, half a pair each, which is the
 Mann-Whitney statistic with mid-ranks. All classes are ranked in one vectorised pass.
+
+The rule for classes that cannot be scored (docs/metrics.md): the one-vs-rest AUROC of a
+class needs at least one positive and one negative example; a task's AUROC is the mean
+over the classes that have both (`scorable`), and the others are left out (and named by
+the caller: den_tf.evaluation.scoring, the log and the results). When every class has
+both, the mean is computed exactly as the original's (the same numpy operations in the
+same order: bit for bit the same figure). A split with no class that can be scored has
+no AUROC: InputError (the task streams refuse such a task when they are built).
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from den_tf.errors import InputError
 
 
 def auroc_per_class(scores, labels) -> np.ndarray:
@@ -37,9 +47,33 @@ def auroc_per_class(scores, labels) -> np.ndarray:
         return (pos_rank_sum - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg)
 
 
+def scorable(labels) -> np.ndarray:
+    """bool [k]: which classes (columns of the labels [n, k]) have at least one positive
+    and one negative example, the two an AUROC needs."""
+    y = np.asarray(labels) > 0.5
+    if y.ndim == 1:
+        y = y[:, None]
+    n_pos = y.sum(axis=0)
+    return (n_pos > 0) & (n_pos < len(y))
+
+
 def mean_auroc(scores, labels) -> float:
-    """The original's perf: mean one-vs-rest AUROC over the classes."""
-    return float(np.mean(auroc_per_class(scores, labels)))
+    """The original's perf: mean one-vs-rest AUROC over the classes that can be scored
+    (`scorable`; every class, as the original, when all have positive and negative
+    examples). InputError when no class can be scored."""
+    per_class = auroc_per_class(scores, labels)
+    ok = scorable(labels)
+    if ok.all():
+        return float(np.mean(per_class))  # the original's figure, bit for bit
+    if not ok.any():
+        raise InputError(f"no class of these {len(ok)} has both positive and negative "
+                         f"examples: the AUROC is undefined")
+    return float(np.mean(per_class[ok]))
+
+
+def unscorable(labels) -> list:
+    """The output indices (0-based, ascending) of the classes `mean_auroc` leaves out."""
+    return [int(j) for j in np.flatnonzero(~scorable(labels))]
 
 
 def top1_accuracy(scores, labels) -> float:

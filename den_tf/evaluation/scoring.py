@@ -4,16 +4,23 @@ Task j is evaluated on W_l[:units of l-1 at j, :units of l at j] and head j: uni
 after task j are cut away (the network's `params_for(j)` gives exactly those slices).
 The figures: the mean sigmoid CE, the mean one-vs-rest AUROC (the original's "perf",
 Q3) and top-1 accuracy beside it.
+
+A class without positive or without negative examples in (x, y) cannot be scored: the
+AUROC is the mean over the other classes (den_tf.evaluation.metrics, docs/metrics.md),
+and `TaskScore.unscored` names the left-out classes by their OUTPUT INDICES in the task's
+head (0-based; what the arrays alone can say). The results and the log translate them
+into the task's own class ids (`class_ids(t)[j]`), the names a user gave.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable, Sequence
+from typing import Callable, List, Sequence
 
 import numpy as np
 
-from den_tf.evaluation.metrics import mean_auroc, top1_accuracy
+from den_tf.errors import InputError
+from den_tf.evaluation.metrics import mean_auroc, top1_accuracy, unscorable
 from den_tf.model.forward import predict
 from den_tf.model.network import DENNetwork
 
@@ -24,6 +31,9 @@ class TaskScore:
     loss: float  # mean sigmoid CE
     auroc: float  # the original's perf / test_acc (Q3)
     accuracy: float  # top-1, reported beside it
+    # output indices of the classes left out of `auroc` (no positive or no negative
+    # example in the test set); empty when every class is scored
+    unscored: List[int] = dataclasses.field(default_factory=list)
 
 
 def score_params(task: int, params: Sequence, forward: Callable, x, y,
@@ -31,7 +41,11 @@ def score_params(task: int, params: Sequence, forward: Callable, x, y,
     """Figures of `task` on (x, y) with the network `forward(params, x)`."""
     loss, probs = predict(params, x, y, xla, forward)
     p, labels = probs.numpy(), np.asarray(y)
-    return TaskScore(task, float(loss), mean_auroc(p, labels), top1_accuracy(p, labels))
+    try:
+        auroc = mean_auroc(p, labels)
+    except InputError as e:
+        raise InputError(f"task {task}: {e}") from None
+    return TaskScore(task, float(loss), auroc, top1_accuracy(p, labels), unscorable(labels))
 
 
 def score(network: DENNetwork, task: int, x, y, xla: bool = True) -> TaskScore:

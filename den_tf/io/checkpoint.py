@@ -25,8 +25,10 @@ import dataclasses
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
+import zipfile
 
 import numpy as np
 import tensorflow as tf
@@ -110,12 +112,113 @@ def task_descriptions(learner) -> list:
              "n_outputs": int(tasks.n_outputs(t))} for t in range(1, learner.done + 1)]
 
 
-def save(learner, directory: str) -> str:
-    """Writes the checkpoint of the tasks learned so far; returns its folder."""
+def _state(learner) -> dict:
+    """The state.json of the learner's checkpoint (see the module docstring)."""
+    shape = learner.input_shape()
+    layers = learner.checkpoint_layers()
+    state = {
+        "format": FORMAT,
+        "method": learner.name,
+        "tasks_learned": learner.done,
+        "config": learner.config.asdict(),
+        "network": {
+            "input_size": shape[0],
+            "image_shape": list(shape[1]) if shape[1] is not None else None,
+            "layers": {name: layer_state(layer) for name, layer in layers.items()},
+            "stamps": {str(k): v for k, v in learner.stamps.items()},
+        },
+        "generators": sorted(learner.generators()),
+        "init_rng": _rng_state(learner.init.rng),
+        "duplicate_rng": _rng_state(learner.init.dup_rng),
+        "records": [dataclasses.asdict(r) for r in learner.records],
+        "scores": [[dataclasses.asdict(s) for s in row] for row in learner.scores],
+        "tasks": task_descriptions(learner),
+        "pool": int(learner.batches_pool),
+    }
+    data = getattr(learner.tasks, "data", None)
+    if data is not None and getattr(data, "test", None) is not None:
+        state["data"] = {"name": getattr(data, "name", None), "digest": data_digest(data)}
+    return state
+
+
+CHECKPOINT_FOLDER = re.compile(r"^task-\d{3}$")
+
+
+def _checkpoints_in(directory: str) -> list:
+    """The checkpoint folders (task-NNN) in `directory`, in order."""
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return []
+    return sorted(n for n in names if CHECKPOINT_FOLDER.match(n)
+                  and os.path.isdir(os.path.join(directory, n)))
+
+
+def _json_form(value):
+    return json.loads(json.dumps(value))
+
+
+def other_model(directory: str, state: dict):
+    """Why the checkpoints in `directory` are another model's than the one whose state is
+    `state` (a reason, in words), or None: no checkpoint there, or checkpoints of the
+    same model. The same model: the same method, the same settings (every setting but
+    those a run may change when it resumes, FREE), the same data (the digest of its test
+    split, where both know it) and the same tasks for those both learned (each task's
+    class ids and input transform): a run's own earlier tasks, its resumption, and a
+    rerun of the same settings on the same data (the same seeds give the same model)."""
+    names = _checkpoints_in(directory)
+    if not names:
+        return None
+    try:
+        with open(os.path.join(directory, LATEST)) as f:
+            newest = f.read().strip()
+    except (OSError, ValueError):
+        newest = ""
+    folder = os.path.join(directory, newest if newest in names else names[-1])
+    try:
+        with open(os.path.join(folder, STATE)) as f:
+            saved = json.load(f)
+    except FileNotFoundError:
+        return None  # (a folder a killed write left without its state: nothing to mix)
+    except (OSError, ValueError) as e:
+        return f"{folder} is unreadable ({str(e).splitlines()[0]})"
+    if not isinstance(saved, dict) or saved.get("format") != FORMAT:
+        return f"{folder} was written by another version of den_tf"
+    mine = _json_form(state)
+    if saved.get("method") != mine["method"]:
+        return f"it holds a {saved.get('method')} model, this is {mine['method']}"
+    a, b = saved.get("config") or {}, mine["config"]
+    for key in sorted(set(a) | set(b)):
+        if key not in free_settings() and a.get(key) != b.get(key):
+            return (f"its {key} is {flag_text(key, a.get(key))}, this model's "
+                    f"{flag_text(key, b.get(key))}")
+    da, db = (saved.get("data") or {}).get("digest"), (mine.get("data") or {}).get("digest")
+    if da and db and da != db:
+        return "it learned on other data (another test set)"
+    for t, (ta, tb) in enumerate(zip(saved.get("tasks") or [], mine["tasks"]), start=1):
+        if ta != tb:
+            return f"its task {t} is another task (other classes or input transform)"
+    return None
+
+
+def save(learner, directory: str, replace: bool = False) -> str:
+    """Writes the checkpoint of the tasks learned so far into `directory`; returns its
+    folder. A folder that holds another model's checkpoints (`other_model`) is refused
+    (CheckpointError), unless `replace`: then the other model's checkpoints are removed
+    once this one is written."""
     if not isinstance(learner.init, RandomInit):
         raise CheckpointError("checkpoints need the default (random) initialiser")
+    if os.path.lexists(directory) and not os.path.isdir(directory):
+        raise CheckpointError(f"{directory}: is a file, a checkpoint folder is needed")
     t = learner.done
     layers = learner.checkpoint_layers()
+    state = _state(learner)
+    if not replace:
+        why = other_model(directory, state)
+        if why is not None:
+            raise CheckpointError(f"{directory}: holds the checkpoint of another model "
+                                  f"({why}); save into another folder, or replace it "
+                                  f"(replace=True)")
     os.makedirs(directory, exist_ok=True)
     final = os.path.join(directory, f"task-{t:03d}")
     tmp = tempfile.mkdtemp(prefix=f".task-{t:03d}-", dir=directory)
@@ -125,31 +228,13 @@ def save(learner, directory: str) -> str:
         extra = learner.checkpoint_extra()
         if extra:
             np.savez(os.path.join(tmp, EXTRA), **extra)
-        shape = learner.input_shape()
-        state = {
-            "format": FORMAT,
-            "method": learner.name,
-            "tasks_learned": t,
-            "config": learner.config.asdict(),
-            "network": {
-                "input_size": shape[0],
-                "image_shape": list(shape[1]) if shape[1] is not None else None,
-                "layers": {name: layer_state(layer) for name, layer in layers.items()},
-                "stamps": {str(k): v for k, v in learner.stamps.items()},
-            },
-            "generators": sorted(learner.generators()),
-            "init_rng": _rng_state(learner.init.rng),
-            "duplicate_rng": _rng_state(learner.init.dup_rng),
-            "records": [dataclasses.asdict(r) for r in learner.records],
-            "scores": [[dataclasses.asdict(s) for s in row] for row in learner.scores],
-            "tasks": task_descriptions(learner),
-            "pool": int(learner.batches_pool),
-        }
-        data = getattr(learner.tasks, "data", None)
-        if data is not None and getattr(data, "test", None) is not None:
-            state["data"] = {"name": getattr(data, "name", None), "digest": data_digest(data)}
+        try:
+            text = json.dumps(state, allow_nan=False)
+        except ValueError as e:  # a NaN or an infinity: never written (strict JSON)
+            raise CheckpointError(f"{directory}: task {t}'s state holds a value that is "
+                                  f"not a finite number ({e})") from None
         with open(os.path.join(tmp, STATE), "w") as f:
-            json.dump(state, f)
+            f.write(text)
         _fsync_tree(tmp)
         if os.path.exists(final):  # a rerun of the same task: swap the old one out
             old = final + ".old"
@@ -164,32 +249,52 @@ def save(learner, directory: str) -> str:
         raise
     files.write_text(os.path.join(directory, LATEST), os.path.basename(final) + "\n",
                      durable=True)
+    if replace:  # the other model's checkpoints, once this one is complete
+        for name in _checkpoints_in(directory):
+            if name != os.path.basename(final):
+                shutil.rmtree(os.path.join(directory, name), ignore_errors=True)
     return final
 
 
 def latest(directory: str) -> str:
     """The folder of the newest complete checkpoint in `directory`."""
+    if os.path.lexists(directory) and not os.path.isdir(directory):
+        raise CheckpointError(f"{directory}: is a file, a checkpoint folder is needed (the "
+                              f"folder a model was saved into, or a run's checkpoint_dir)")
     path = os.path.join(directory, LATEST)
     try:
         with open(path) as f:
             name = f.read().strip()
     except FileNotFoundError:
         raise CheckpointError(f"{directory}: no checkpoint (no {LATEST} file)") from None
+    except (OSError, ValueError) as e:
+        raise CheckpointError(f"{path}: unreadable ({str(e).splitlines()[0]})") from None
     folder = os.path.join(directory, name)
-    if not os.path.isfile(os.path.join(folder, STATE)):
+    if not name or not os.path.isfile(os.path.join(folder, STATE)):
         raise CheckpointError(f"{folder}: checkpoint named by {path} is missing")
     return folder
 
 
+# What every checkpoint's state.json holds (a state without one is unreadable).
+STATE_KEYS = ("method", "tasks_learned", "config", "network", "init_rng", "duplicate_rng",
+              "records", "scores", "tasks", "pool")
+
+
 def read_state(folder: str) -> dict:
+    path = os.path.join(folder, STATE)
     try:
-        with open(os.path.join(folder, STATE)) as f:
+        with open(path) as f:
             state = json.load(f)
     except (OSError, ValueError) as e:
-        raise CheckpointError(f"{os.path.join(folder, STATE)}: unreadable ({e})") from None
+        raise CheckpointError(f"{path}: unreadable ({str(e).splitlines()[0]})") from None
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{path}: unreadable (not a checkpoint's state)")
     if state.get("format") != FORMAT:
         raise CheckpointError(f"{folder}: checkpoint format {state.get('format')} is not "
                               f"{FORMAT} (written by another version of den_tf)")
+    missing = [k for k in STATE_KEYS if k not in state]
+    if missing:
+        raise CheckpointError(f"{path}: unreadable (no {missing[0]!r})")
     return state
 
 
@@ -289,37 +394,59 @@ def check_data(state: dict, data, data_dir: str) -> None:
                           f"test sets differ); give the folder of the checkpoint's data")
 
 
+# What reading a damaged checkpoint raises (a truncated weights file: IndexError; a
+# damaged extra.npz: BadZipFile, EOFError; a state of the wrong shape: KeyError,
+# TypeError ...): each becomes one CheckpointError line.
+DAMAGED = (KeyError, TypeError, ValueError, IndexError, AttributeError, OSError, EOFError,
+           zipfile.BadZipFile, AssertionError, tf.errors.OpError)
+
+
+def _damaged(folder: str, what: str, e: BaseException) -> CheckpointError:
+    text = (str(getattr(e, "message", "") or e).strip().splitlines() or [""])[0]
+    text = re.sub(r"\{\{function_node [^}]*\}\}\s*", "", text)  # (TensorFlow's op name)
+    return CheckpointError(f"{folder}: {what} unreadable ({type(e).__name__}"
+                           f"{': ' + text if text else ''}); the checkpoint is damaged")
+
+
 def restore_into(learner, folder: str, check: bool = True):
     """Puts `learner` (a new learner of the checkpoint's method, made with the run's
     config and task stream: den_tf.api.restore) in the state the checkpoint in `folder`
-    recorded; returns it. `check`: refuse settings that differ from the checkpoint's."""
+    recorded; returns it. `check`: refuse settings that differ from the checkpoint's.
+    A damaged checkpoint (a truncated file, a state of the wrong shape) is one
+    CheckpointError line."""
     state = read_state(folder)
     if check:
         check_compatible(config_of(state), learner.config)
     n = state["network"]
     try:
         layers = {name: empty_layer(h, name) for name, h in n["layers"].items()}
-    except (KeyError, TypeError, ValueError) as e:
-        raise CheckpointError(f"{folder}: unreadable network description ({e})") from None
-    image_shape = n.get("image_shape")
-    learner.restore_layers(layers, n["input_size"],
-                           None if image_shape is None else tuple(image_shape))
-    learner.stamps.update({int(k): v for k, v in n["stamps"].items()})
-    learner.prepare_generators(state.get("generators", []))
+        image_shape = n.get("image_shape")
+        learner.restore_layers(layers, n["input_size"],
+                               None if image_shape is None else tuple(image_shape))
+        learner.stamps.update({int(k): v for k, v in n["stamps"].items()})
+        learner.prepare_generators(state.get("generators", []))
+    except DAMAGED as e:
+        raise _damaged(folder, "network description", e) from None
     try:
         tf.train.Checkpoint(**_trackables(layers, learner.generators())).read(
             os.path.join(folder, WEIGHTS)).assert_existing_objects_matched()
-    except (tf.errors.OpError, AssertionError, ValueError) as e:
-        raise CheckpointError(f"{folder}: weights unreadable ({str(e).splitlines()[0]})") from None
+    except DAMAGED as e:
+        raise _damaged(folder, "weights", e) from None
     extra_path = os.path.join(folder, EXTRA)
-    if os.path.exists(extra_path):
-        with np.load(extra_path) as z:
-            learner.restore_extra({k: z[k] for k in z.files})
-    _set_rng(learner.init.rng, state["init_rng"])
-    _set_rng(learner.init.dup_rng, state["duplicate_rng"])
-    learner.done = state["tasks_learned"]
-    learner.records = [learner.Record(**r) for r in state["records"]]
-    learner.scores = [[TaskScore(**s) for s in row] for row in state["scores"]]
+    try:
+        if os.path.exists(extra_path):
+            with np.load(extra_path) as z:
+                learner.restore_extra({k: z[k] for k in z.files})
+    except DAMAGED as e:
+        raise _damaged(folder, EXTRA, e) from None
+    try:
+        _set_rng(learner.init.rng, state["init_rng"])
+        _set_rng(learner.init.dup_rng, state["duplicate_rng"])
+        learner.done = int(state["tasks_learned"])
+        learner.records = [learner.Record(**r) for r in state["records"]]
+        learner.scores = [[TaskScore(**s) for s in row] for row in state["scores"]]
+    except DAMAGED as e:
+        raise _damaged(folder, STATE, e) from None
     for layer in layers.values():
         layer.freeze()
     return learner

@@ -11,14 +11,23 @@ evaluation use. Convolutional networks take the same flat images (reshaped insid
 * `serving_default`: images as the data set stores them (pixels in [0, 1], in the data
   set's pixel order, NOT permuted). The task's own input transform (its pixel permutation,
   for permuted MNIST) is applied inside, so raw test images go in as they are.
+* `serve_uint8`: the same for uint8 images (0..255, as the data set's files hold them):
+  divided by 255 inside, then as `serving_default`.
 * `serve_transformed`: images already transformed for the task, as the network itself
   saw them in training (the contract of the first exports).
+
+The library's pixel rule (den_tf.datasets.checks, as `DEN.predict` applies it) holds in
+the served functions: float images with a value outside [0, 1] (pixels in 0..255 given
+as floats, say) or NaN are refused by an InvalidArgumentError naming the rule, never
+scored (`PIXEL_RULE`; the transformed images of `serve_transformed` are allowed a
+rounding slack of 1e-5 above 1, a rotation's resampling).
 
 The model also carries what every task expects, as variables a user can read after
 `m = tf.saved_model.load(path)`:
 
 * `m.timestamps`: int32 [tasks, hidden layers + 2], task t's timestamp in row t-1
-  ([input size, units of each hidden layer, 10], spec Q12);
+  ([input size, units of each hidden layer, outputs of its head]: the head's real
+  width, where the log's shape lines keep the original's literal 10, spec Q12);
 * `m.transform_kinds`: string [tasks], the kind of task t's input transform;
 * `m.permutations`: int32 [tasks, input size]: for a "permute" task, the transformed
   image is `images[:, m.permutations[t - 1]]` (numpy indexing); for a task of another
@@ -128,6 +137,8 @@ class _Module(tf.Module):
         stamps = np.full((n, max(len(s) for s in parts.stamps)), -1, np.int32)
         for i, st in enumerate(parts.stamps):
             stamps[i, :len(st)] = st
+            # the head's real width (its bias' length), not the stamp's literal 10 (Q12)
+            stamps[i, len(st) - 1] = int(parts.per_task[i][-1][1][-1])
         self.timestamps = tf.Variable(stamps, trainable=False)
         ids = np.full((n, width), -1, np.int32)
         for i, c in enumerate(class_ids):
@@ -173,10 +184,30 @@ class _Module(tf.Module):
                 "classes": tf.gather(ids, tf.argmax(scores, axis=1, output_type=tf.int32))}
 
     def serve(self, images, task_id):
-        return self._switch(self._raw_branch, images, task_id)
+        return self._switch(self._raw_branch, pixel_rule(images), task_id)
+
+    def serve_uint8(self, images, task_id):
+        return self._switch(self._raw_branch, tf.cast(images, tf.float32) / 255.0, task_id)
 
     def serve_transformed(self, images, task_id):
-        return self._switch(self._probabilities, images, task_id)
+        return self._switch(self._probabilities, pixel_rule(images, slack=1e-5), task_id)
+
+
+PIXEL_RULE = ("images: float pixels must be finite and in [0, 1] (the pixel rule; pixels "
+              "in 0..255: divide them by 255, or give uint8 to serve_uint8)")
+
+
+def pixel_rule(images, slack: float = 0.0):
+    """`images`, once checked against the library's pixel rule for float pixels (finite,
+    in [0, 1 + slack]); else an InvalidArgumentError whose message starts with
+    PIXEL_RULE and gives the range found."""
+    finite = tf.reduce_all(tf.math.is_finite(images))
+    lo, hi = tf.reduce_min(images), tf.reduce_max(images)  # (+inf, -inf when empty)
+    ok = tf.logical_and(finite, tf.logical_and(lo >= 0.0, hi <= 1.0 + slack))
+    check = tf.debugging.Assert(ok, [PIXEL_RULE + "; these range from", lo, "to", hi,
+                                     "all finite:", finite])
+    with tf.control_dependencies([check]):
+        return tf.identity(images)
 
 
 def _transforms(transforms: Sequence, n: int, input_size: int) -> List[Transform]:
@@ -202,8 +233,11 @@ def write(parts: ExportParts, path: str, transforms: Sequence, class_ids=None) -
     spec = [tf.TensorSpec([None, parts.input_size], tf.float32, name="images"),
             tf.TensorSpec([], tf.int32, name="task_id")]
     module.serving = tf.function(module.serve, input_signature=spec)
+    module.serving_uint8 = tf.function(module.serve_uint8, input_signature=[
+        tf.TensorSpec([None, parts.input_size], tf.uint8, name="images"), spec[1]])
     module.transformed = tf.function(module.serve_transformed, input_signature=spec)
     tf.saved_model.save(module, path, signatures={"serving_default": module.serving,
+                                                  "serve_uint8": module.serving_uint8,
                                                   "serve_transformed": module.transformed})
     return path
 

@@ -41,4 +41,6 @@ def write_text(path: str, text: str, durable: bool = False) -> str:
 
 
 def write_json(path: str, data, indent: int = 1, durable: bool = False) -> str:
-    return write_text(path, json.dumps(data, indent=indent), durable)
+    """Writes `data` as strict JSON: a NaN or an infinity is refused (ValueError), never
+    written as the `NaN` / `Infinity` other JSON readers reject."""
+    return write_text(path, json.dumps(data, indent=indent, allow_nan=False), durable)

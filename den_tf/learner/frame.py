@@ -207,6 +207,11 @@ class Learner:
             self.log(loglines.evaluation(j, s.auroc))
             scores.append(s)
         self.log(loglines.avg_perf(sum(s.auroc for s in scores) / float(upto)))
+        for s in scores:  # classes left out of a task's AUROC, named at its first evaluation
+            if s.unscored and not any(len(row) >= s.task for row in self.scores):
+                ids = [int(self.tasks.class_ids(s.task)[j]) for j in s.unscored]
+                self.log(loglines.ours(f"task {s.task}: classes {ids} have no test examples: "
+                                       f"left out of its AUROC (docs/metrics.md)"))
         self.scores.append(scores)
         if self.records and self.records[-1].task == upto:
             self.records[-1].eval_s += time.perf_counter() - start
