@@ -17,7 +17,7 @@ Imports: den_tf.errors.
 
 from __future__ import annotations
 
-from den_tf.config import rules, shared
+from den_tf.config import registry, rules, shared
 from den_tf.config.config import BaselineConfig, Config, DENConfig, config_for, method_of
 from den_tf.config.registry import (
     ARCHITECTURES,

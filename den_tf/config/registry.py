@@ -101,7 +101,8 @@ class Setting:
         """The setting's rule (and an enum's values) on `value`; ConfigError, flag style."""
         if self.kind == "enum" and value not in self.values():
             raise ConfigError(f"--{self.flag_name}={value}: must be one of "
-                              f"{', '.join(map(str, self.values()))}")
+                              f"{', '.join(map(str, self.values()))}"
+                              f"{did_you_mean(value, [str(v) for v in self.values()])}")
         if self.rule is not None:
             self.rule(self.flag_name, value)
 

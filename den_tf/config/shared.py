@@ -81,6 +81,12 @@ def _modules_rule(name: str, value) -> None:
             raise ConfigError(f"--{name}={','.join(value)}: {m!r} is not a module name")
 
 
+# The settings that say which of den_tf's built-in task streams a run learns (its data
+# set, stream, seed and classes): a stream of your own says its tasks itself, so they are
+# refused with one (den_tf.DEN) and left out of what such a run records.
+BUILTIN_STREAM_SETTINGS = ("dataset", "task_stream", "task_seed", "n_classes",
+                           "class_groups", "class_order")
+
 SHARED = define(
     # --- the original's flags every method reads ---
     Setting("max_iter", "integer", 4300, "Iterations per training phase.",

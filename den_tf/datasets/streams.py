@@ -48,6 +48,8 @@ The built-in streams:
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
@@ -83,6 +85,8 @@ class Task:
         split missing): every example of the split.
       class_ids: what its outputs stand for, in output order, in the user's own labels
         (default: `classes`): what `predict` answers and the SavedModel records.
+      digest: the digest of its test set (`test_digest`) when it has no data (a saved
+        model's task).
     """
 
     data: ImageData
@@ -90,6 +94,7 @@ class Task:
     classes: np.ndarray
     index: Optional[Dict[str, np.ndarray]] = None
     class_ids: Optional[np.ndarray] = None
+    digest: Optional[str] = None
 
     def __post_init__(self):
         self.classes = np.asarray(self.classes, np.int64)
@@ -99,6 +104,26 @@ class Task:
     @property
     def n_outputs(self) -> int:
         return len(self.classes)
+
+    def test_digest(self) -> Optional[str]:
+        """A short digest of the task's test set as the task sees it: the pixels and the
+        labels of its test examples, its input transform and its class ids (the same
+        task gives the same digest, whatever its data's folder; another image or label
+        another). Computed once; a saved model's task keeps the one recorded."""
+        if self.digest is None and self.data is not None \
+                and getattr(self.data, "test", None) is not None:
+            h = hashlib.sha1()
+            idx = self.examples("test")
+            pixels = self.data.test.pixels if idx is None else self.data.test.pixels[idx]
+            for a in (pixels, self.labels("test")):
+                a = np.ascontiguousarray(a)
+                h.update(f"{a.dtype}{a.shape}".encode())
+                h.update(a.tobytes())
+            h.update(json.dumps([self.transform.describe(),
+                                 [int(c) for c in self.class_ids]], sort_keys=True,
+                                default=str).encode())
+            self.digest = h.hexdigest()[:16]
+        return self.digest
 
     def examples(self, split: str) -> Optional[np.ndarray]:
         """The task's examples in a split (int32, ascending), or None for all of them."""
@@ -157,6 +182,7 @@ class TaskStream:
     `tasks`; every member below is the same for all of them."""
 
     kind = ""
+    own = False  # a stream of the user's own data (den_tf.datasets.user), not a built-in
     data: ImageData  # task 1's data set (every task's, in the built-in streams)
     tasks: List[Task]
     rng: np.random.RandomState
@@ -172,6 +198,10 @@ class TaskStream:
 
     def task(self, t: int) -> Task:
         return self.tasks[self._check(t) - 1]
+
+    def test_digest(self, t: int) -> Optional[str]:
+        """Task t's test-set digest (`Task.test_digest`)."""
+        return self.task(t).test_digest()
 
     def n_outputs(self, t: int) -> int:
         return self.task(t).n_outputs
@@ -281,6 +311,8 @@ class Tasks(TaskStream):
       kind: a name for the stream (results and log lines).
     """
 
+    own = True
+
     def __init__(self, tasks: List[Task], seed: int = 0, kind: str = "custom"):
         if not tasks:
             raise ValueError("a task stream needs at least one task")
@@ -292,16 +324,19 @@ class Tasks(TaskStream):
 
 class SavedTasks(TaskStream):
     """The tasks a saved model learned, without their data (den_tf.io.checkpoint keeps
-    each task's transform, class ids and number of outputs): enough to predict and to
-    export; learning more needs the stream itself again."""
+    each task's transform, class ids, number of outputs and test-set digest): enough to
+    predict and to export; learning more needs the stream itself again (its first tasks
+    checked against these). `own`: the model learned a stream of the user's own data."""
 
     kind = "saved"
 
     def __init__(self, described: List[dict], input_size: int, image_shape=None,
-                 pool: int = 0):
+                 pool: int = 0, own: bool = False):
         self.tasks = [Task(None, Transform.from_description(d["transform"], input_size),
-                           np.arange(int(d["n_outputs"])), class_ids=d["class_ids"])
+                           np.arange(int(d["n_outputs"])), class_ids=d["class_ids"],
+                           digest=d.get("test_digest"))
                       for d in described]
+        self.own = bool(own)
         self.data = None
         self.rng = np.random.RandomState(0)  # (restored from the checkpoint)
         self._input = (int(input_size), None if image_shape is None else tuple(image_shape))

@@ -123,7 +123,7 @@ def stream_identity(tasks, n: int) -> dict:
             a = np.ascontiguousarray(a)
             h.update(f"{a.dtype}{a.shape}".encode())
             h.update(a.tobytes())
-    return {"kind": tasks.kind,
+    return {"kind": tasks.kind, "own": bool(getattr(tasks, "own", False)),
             "class_ids": [[int(c) for c in tasks.class_ids(t)] for t in range(1, n + 1)],
             "transforms": [_digest(json.dumps(tasks.transform(t).describe(),
                                               sort_keys=True).encode())
@@ -146,7 +146,8 @@ def build(trainer, wall_s: float, extra: Optional[dict] = None) -> dict:
         d.pop("selection", None)  # long, and rarely wanted in JSON
         tasks.append(d)
     out = {
-        "config": dataclasses.asdict(cfg),
+        "config": trainer.config_record() if hasattr(trainer, "config_record")
+        else cfg.asdict(),
         "tasks_learned": trainer.done,
         "auroc_matrix": auroc,
         "accuracy_matrix": acc,

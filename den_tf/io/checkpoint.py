@@ -109,7 +109,8 @@ def task_descriptions(learner) -> list:
     tasks = learner.tasks
     return [{"transform": tasks.transform(t).describe(),
              "class_ids": [int(c) for c in tasks.class_ids(t)],
-             "n_outputs": int(tasks.n_outputs(t))} for t in range(1, learner.done + 1)]
+             "n_outputs": int(tasks.n_outputs(t)),
+             "test_digest": tasks.test_digest(t)} for t in range(1, learner.done + 1)]
 
 
 def _state(learner) -> dict:
@@ -133,6 +134,7 @@ def _state(learner) -> dict:
         "records": [dataclasses.asdict(r) for r in learner.records],
         "scores": [[dataclasses.asdict(s) for s in row] for row in learner.scores],
         "tasks": task_descriptions(learner),
+        "own_stream": bool(getattr(learner.tasks, "own", False)),
         "pool": int(learner.batches_pool),
     }
     data = getattr(learner.tasks, "data", None)

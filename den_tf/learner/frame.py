@@ -26,6 +26,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 
+from den_tf.config.shared import BUILTIN_STREAM_SETTINGS
 from den_tf.engine.callbacks import call
 from den_tf.engine.runner import Hyper, PhaseResult, PhaseRunner, PhaseSpec
 from den_tf.evaluation.scoring import TaskScore, score_params
@@ -132,7 +133,24 @@ class Learner:
 
     @property
     def n_tasks(self) -> int:
-        return self.config.tasks
+        """The tasks this learner learns: the run's (config.tasks), or what the model
+        object set (den_tf.api: the stream's, capped by n_tasks)."""
+        return self._n_tasks if getattr(self, "_n_tasks", None) is not None \
+            else self.config.tasks
+
+    @n_tasks.setter
+    def n_tasks(self, n: int) -> None:
+        self._n_tasks = int(n)
+
+    def config_record(self) -> dict:
+        """The settings the run used (`Config.asdict`); for a stream of the user's own
+        data, without the settings of the built-in streams, which it did not use (its
+        results' "stream" says what it learned)."""
+        out = self.config.asdict()
+        if getattr(self.tasks, "own", False):
+            for name in BUILTIN_STREAM_SETTINGS:
+                out.pop(name, None)
+        return out
 
     # ----------------------------------------------------------------- shared
     def start_task(self, t: int) -> float:

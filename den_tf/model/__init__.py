@@ -8,10 +8,12 @@ architectures (the MLP of --dims, lenet, conv5).
 * `network`: `DENNetwork`, the hidden layers, heads and timestamps;
 * `forward`: `mlp_logits`, `mean_sigmoid_ce`, `predict` (the compiled prediction),
   `matmul` and `TrailingGrad` (a kernel's gradient only on the blocks a phase trains);
-* `archs`: which layers an architecture stacks (`archs.specs` has their sizes, without
-  TensorFlow).
+* `archs`: the architectures, every one an entry of the registry (den_tf.config): mlp,
+  lenet, conv5, any layer spec (`conv32k5p2,conv64k5p2,fc256`) or keras.Sequential
+  (`archs.specs` has their layers and sizes, without TensorFlow; `archs.networks` makes
+  the network).
 
-Imports: den_tf.errors.
+Imports: den_tf.errors, den_tf.config.
 """
 
 from den_tf._lazy import exports

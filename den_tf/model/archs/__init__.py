@@ -10,7 +10,7 @@ Every architecture is an entry of one mechanism (den_tf.config.registry.ARCHITEC
 * an architecture of your own: `den_tf.register_arch(name, arch)` (docs/extending.md).
 
 `specs` holds the layers and their sizes (no TensorFlow: the command line checks a
-setting before it is imported); `build` makes the network (TensorFlow).
+setting before it is imported); `networks` makes the network (TensorFlow).
 
 Imports: den_tf.errors, den_tf.config.
 """

@@ -141,7 +141,7 @@ class Architecture:
 
     TF-free methods (the checks before the first step): `check_dims`, `check`,
     `units`, `parameter_count`, `activations`, `describe`; `build` and `parts` make the
-    network (TensorFlow, den_tf.model.archs.build)."""
+    network (TensorFlow, den_tf.model.archs.networks)."""
 
     name = ""
     reads_dims = False  # its hidden sizes come from --dims (the MLP)
@@ -345,13 +345,13 @@ class Stack(Architecture):
               n_out: Optional[int] = None):
         """A fresh DENNetwork of this stack with task `task`'s head (den_tf.model.archs.build,
         TensorFlow)."""
-        from den_tf.model.archs import build  # (TensorFlow: only when a network is made)
-        return build.build(self.stack_for(config.dims), config, init, input_size,
+        from den_tf.model.archs import networks  # (TensorFlow: only when a network is made)
+        return networks.build(self.stack_for(config.dims), config, init, input_size,
                            image_shape, task, n_out)
 
     def parts(self, config, input_size: int, image_shape=None) -> dict:
-        from den_tf.model.archs import build  # (TensorFlow: only when a network is made)
-        return build.parts(self.stack_for(config.dims), config, input_size, image_shape)
+        from den_tf.model.archs import networks  # (TensorFlow: only when a network is made)
+        return networks.parts(self.stack_for(config.dims), config, input_size, image_shape)
 
     def base_params(self, config, input_size: int, image_shape=None) -> int:
         stack = self.stack_for(config.dims)
