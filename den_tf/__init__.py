@@ -50,10 +50,14 @@ __getattr__, __dir__ = exports(__name__, {
     "BaselineConfig": ".config", "load_dataset": ".datasets", "make_stream": ".datasets",
     "DENTrainer": ".den", "from_keras": ".model.archs", "Conv": ".model.archs",
     "Dense": ".model.archs", "Stack": ".model.archs", "Architecture": ".model.archs",
+    "Method": ".baselines.base", "OneNetwork": ".baselines.base", "Learner": ".learner",
+    "ImageData": ".datasets", "Split": ".datasets", "Task": ".datasets", "Tasks": ".datasets",
+    "Identity": ".datasets", "Permute": ".datasets",
 })
 __all__ = ["DEN", "load", "Prediction", "from_arrays", "from_datasets", "split_classes",
            "run", "make_trainer", "make_task_stream", "method_class", "Config", "DENConfig",
            "BaselineConfig", "load_dataset", "make_stream", "DENTrainer", "from_keras",
            "Conv", "Dense", "Stack", "Architecture", "Setting", "MethodCard", "StreamCard",
            "DatasetCard", "Footprint", "register_method", "register_arch",
-           "register_dataset", "register_stream"]
+           "register_dataset", "register_stream", "Method", "OneNetwork", "Learner",
+           "ImageData", "Split", "Task", "Tasks", "Identity", "Permute"]

@@ -67,11 +67,13 @@ def imports_of(argv) -> list:
 
 
 def import_modules(names) -> int:
-    """Imports the modules of --import; 0, or 2 after one error line."""
+    """Imports the modules of --import; 0, or 2 after one error line. A module that
+    imports TensorFlow does so with its import-time C++ lines kept off the terminal, as
+    den_tf's own import does (`_quietly`)."""
     import importlib
     for name in names:
         try:
-            importlib.import_module(name)
+            _quietly(lambda: importlib.import_module(name))
         except Exception as e:  # a user's module: any failure is one line
             detail = str(e).splitlines()[0] if str(e) else type(e).__name__
             _say_error(f"--import={name}: {type(e).__name__}: {detail}")
@@ -144,16 +146,16 @@ def _callbacks():
     return cbs
 
 
-def _import_tensorflow_quietly():
-    """Imports TensorFlow with its import-time C++ log lines (oneDNN, CUDA probing: written
-    before any log setting applies) kept off the terminal; shown if the import fails."""
+def _quietly(load):
+    """Runs `load()` (an import) with what is written to stderr meanwhile kept off the
+    terminal: TensorFlow's import-time C++ log lines (oneDNN, CUDA probing), written
+    before any log setting applies; shown if the import fails."""
     import tempfile
     saved = os.dup(2)
     with tempfile.TemporaryFile() as sink:
         os.dup2(sink.fileno(), 2)
         try:
-            import tensorflow as tf
-            tf.config.list_physical_devices()  # device probing logs here, too
+            return load()
         except BaseException:
             os.dup2(saved, 2)
             sink.seek(0)
@@ -162,6 +164,16 @@ def _import_tensorflow_quietly():
         finally:
             os.dup2(saved, 2)
             os.close(saved)
+
+
+def _import_tensorflow_quietly():
+    """Imports TensorFlow with its import-time C++ log lines kept off the terminal."""
+    def load():
+        import tensorflow as tf
+        tf.config.list_physical_devices()  # device probing logs here, too
+        return tf
+
+    tf = _quietly(load)
     tf.get_logger().setLevel("ERROR")
     return tf
 

@@ -26,14 +26,15 @@ def check_same_tasks(have: TaskStream, tasks: TaskStream, done: int) -> None:
         raise ConfigError(f"tasks: images of {'x'.join(map(str, b))}, the model's are "
                           f"{'x'.join(map(str, a))}")
     for t in range(1, done + 1):
-        if list(tasks.class_ids(t)) != list(have.class_ids(t)):
-            raise ConfigError(f"tasks: task {t}'s classes {list(tasks.class_ids(t))} are "
-                              f"not the learned task's {list(have.class_ids(t))}")
+        theirs, mine = ([int(c) for c in s.class_ids(t)] for s in (tasks, have))
+        if theirs != mine:
+            raise ConfigError(f"tasks: task {t}'s classes {theirs} are not the learned "
+                              f"task's {mine}")
         if tasks.transform(t).describe() != have.transform(t).describe():
             raise ConfigError(f"tasks: task {t}'s input transform is not the learned "
                               f"task's")
-        mine, theirs = have.test_digest(t), tasks.test_digest(t)
-        if mine is not None and theirs is not None and mine != theirs:
+        a, b = have.test_digest(t), tasks.test_digest(t)
+        if a is not None and b is not None and a != b:
             raise ConfigError(f"tasks: task {t}'s test set is not the one the model learned "
                               f"with (other images or labels); give the stream it learned, "
                               f"new tasks after its own")

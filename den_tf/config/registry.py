@@ -201,6 +201,18 @@ def settings(command: Optional[bool] = None) -> List[Setting]:
     return [s for _, s in SETTINGS.items() if command is None or s.command == command]
 
 
+def learned() -> tuple:
+    """What a checkpoint learned: its data set, task stream and network (the settings
+    marked `learned`). --mode=eval and --mode=export use the checkpoint's; a setting given
+    that differs is refused (den_tf.io.checkpoint.check_learned)."""
+    return tuple(s.name for s in settings(command=False) if s.learned)
+
+
+def free() -> tuple:
+    """The settings that may differ between a run and its resumption (`resume="free"`)."""
+    return tuple(s.name for s in settings(command=False) if s.resume == "free")
+
+
 def by_flag(flag: str) -> Optional[Setting]:
     """The setting whose flag is `--flag`, or None."""
     for s in settings():
@@ -415,3 +427,30 @@ def resolve_arch(arch: Any) -> Any:
     raise ConfigError(f"--arch={arch}: no such architecture{did_you_mean(text, ARCHITECTURES.names())}"
                       f" (known: {', '.join(ARCHITECTURES.names())}; or a layer spec such as "
                       f"conv32k5p2,conv64k5p2,fc256)")
+
+
+# ----------------------------------------------------------------------------- keywords
+def checks_keywords(*forwards_to: Callable) -> Callable:
+    """Decorator for the library's functions that take settings as keywords (the stream
+    builders): a keyword the function does not take (nor the functions its **kw goes on
+    to, `forwards_to`) is refused with one ConfigError line naming the closest one,
+    instead of Python's TypeError."""
+    import functools
+    import inspect
+
+    def decorate(fn: Callable) -> Callable:
+        known = []
+        for f in (fn,) + forwards_to:
+            known += [n for n, p in inspect.signature(f).parameters.items()
+                      if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kw):
+            for name in kw:
+                if name not in known:
+                    raise ConfigError(f"{fn.__name__}: {name}: no such argument"
+                                      f"{did_you_mean(name, known)} (it takes "
+                                      f"{', '.join(k for k in known if k != 'tasks')})")
+            return fn(*args, **kw)
+        return wrapper
+    return decorate

@@ -309,17 +309,20 @@ class Tasks(TaskStream):
       tasks: the tasks, task 1 first (each with its own data, transform and classes).
       seed: seeds `rng` (the duplicates' random biases of a run without train_seed, Q10).
       kind: a name for the stream (results and log lines).
+      own: a stream of the user's own data (den_tf.datasets.user), True; a registered
+        stream's (`den_tf.register_stream`), False: its data set and settings are the
+        run's.
     """
 
-    own = True
-
-    def __init__(self, tasks: List[Task], seed: int = 0, kind: str = "custom"):
+    def __init__(self, tasks: List[Task], seed: int = 0, kind: str = "custom",
+                 own: bool = True):
         if not tasks:
             raise ValueError("a task stream needs at least one task")
         self.tasks = list(tasks)
         self.data = self.tasks[0].data
         self.rng = np.random.RandomState(seed)
         self.kind = kind
+        self.own = bool(own)
 
 
 class SavedTasks(TaskStream):

@@ -95,7 +95,7 @@ CARD = register_method(MethodCard(
     "timestamps (Yoon et al. 2018)",
     settings=(
         Setting("l1_lambda", "float", 0.00001, "L1 proximal threshold.",
-                rules.check_nonnegative_float, group="original"),
+                rules.check_nonnegative_float, group="original", default_text="0.00001"),
         Setting("gl_lambda", "float", 0.001, "Group-lasso proximal threshold.",
                 rules.check_nonnegative_float, group="original"),
         Setting("regular_lambda", "float", 0.5, "Pull toward the previous task's weights.",

@@ -33,7 +33,7 @@ import zipfile
 import numpy as np
 import tensorflow as tf
 
-from den_tf.config import Config, settings
+from den_tf.config import Config, registry
 from den_tf.config.registry import flag_of
 from den_tf.engine.randomness import RandomInit
 from den_tf.errors import CheckpointError, ConfigError
@@ -49,17 +49,9 @@ EXTRA = "extra.npz"
 FORMAT = 3  # 2: task_seed and train_seed replace seed; 3: named layers of any method
 
 
-def free_settings() -> tuple:
-    """Settings that may differ between a run and its resumption (the registry's
-    `resume="free"`)."""
-    return tuple(x.name for x in settings(command=False) if x.resume == "free")
-
-
-def learned_settings() -> tuple:
-    """What a checkpoint learned: its data set, task stream and network (the registry's
-    `learned`). --mode=eval and --mode=export use the checkpoint's; a setting given that
-    differs is refused (`check_learned`)."""
-    return tuple(x.name for x in settings(command=False) if x.learned)
+# What a checkpoint learned and what a resumed run may change: registered with each
+# setting (den_tf.config.registry: `learned`, `resume="free"`).
+learned_settings, free_settings = registry.learned, registry.free
 
 
 LAYER_KINDS = {cls.KIND: cls for cls in (DenDense, DenConv2D)}

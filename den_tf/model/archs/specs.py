@@ -410,15 +410,18 @@ _DENSE = re.compile(r"^fc(\d+)$")
 
 def parse_layer(token: str, where: str = ""):
     """One layer of a spec (`conv32k5p2`, `fc256`) as a `Conv` or `Dense`."""
-    m = _DENSE.match(token)
-    if m:
-        return Dense(int(m.group(1)))
-    m = _CONV.match(token)
-    if m:
-        f, k, s, v, pool, w, ps, pv = m.groups()
-        return Conv(int(f), int(k), int(s or 1), "VALID" if v else "SAME",
-                    {"p": "max", "a": "avg"}.get(pool or "", ""), int(w or 0), int(ps or 0),
-                    "VALID" if pv else "SAME")
+    try:
+        m = _DENSE.match(token)
+        if m:
+            return Dense(int(m.group(1)))
+        m = _CONV.match(token)
+        if m:
+            f, k, s, v, pool, w, ps, pv = m.groups()
+            return Conv(int(f), int(k), int(s or 1), "VALID" if v else "SAME",
+                        {"p": "max", "a": "avg"}.get(pool or "", ""), int(w or 0),
+                        int(ps or 0), "VALID" if pv else "SAME")
+    except ConfigError as e:
+        raise ConfigError(f"--arch={where or token}: {token!r}: {e}") from None
     raise ConfigError(f"--arch={where or token}: {token!r} is not a layer (conv<F>k<K>"
                       f"[s<S>][v][p<W>[s<S>]|a<W>[s<S>]] or fc<U>, e.g. "
                       f"conv32k5p2,conv64k5p2,fc256)")
