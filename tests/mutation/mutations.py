@@ -352,7 +352,7 @@ MUTATIONS = [
     Mutation("permute once: the pixels permuted by the inverse permutation",
              "den_tf/datasets/tensors.py",
              "            _VIEW[key] = kind.tf_apply(x, params)",
-             "            _VIEW[key] = tf.gather(x, np.argsort(params['permutations']), axis=1)",
+             "            _VIEW[key] = tf.gather(x, tf.argsort(params['permutations']), axis=1)",
              ["tests/test_permute_once.py"]),
     Mutation("permute once: a validation reads the shared pixels (a second compilation)",
              "den_tf/engine/runner.py",
