@@ -128,6 +128,10 @@ def check_scorable(ids: np.ndarray, classes: Sequence[int], task: int, split: st
     """The split can be scored: examples of at least two of the task's classes (each of
     those then has positive and negative examples, the two its one-vs-rest AUROC
     needs)."""
+    if len(classes) < 2:
+        raise InputError(f"task {task}: a task of one class ({int(classes[0])}) cannot be "
+                         f"scored: the AUROC of a class needs examples of another class "
+                         f"(give each task at least two classes)")
     present = np.unique(ids)
     if present.size < 2:
         what = (f"one class only ({int(present[0])})" if present.size else "no examples")

@@ -103,7 +103,7 @@ def _task_data(t: int, parts: dict, scale, validation_split: float, seed: int, n
         keep = np.setdiff1d(np.arange(n), held)
         pixels["validation"], ids["validation"] = pixels["train"][held], ids["train"][held]
         pixels["train"], ids["train"] = pixels["train"][keep], ids["train"][keep]
-    for split in ("validation", "test"):
+    for split in ("test", "validation"):
         checks.check_scorable(ids[split], classes, t, split)
     lut = {int(c): j for j, c in enumerate(classes)}
     splits = {s: Split(pixels[s], one_hot(np.array([lut[int(i)] for i in ids[s]], np.int64),
