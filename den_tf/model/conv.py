@@ -157,7 +157,7 @@ class ConvForward:
     blocks: Tuple[Tuple[str, int, int], ...]  # (padding, pool window, pool stride); 0: none
     native_grads: bool = False
 
-    # It takes `TrailingGrad` kernels (den_tf.engine.runner gives them).
+    # It takes `TrailingGrad` kernels (den_tf.engine.program gives them).
     trailing_grads = True
 
     def __call__(self, params: Sequence, x):
