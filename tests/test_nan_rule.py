@@ -103,12 +103,20 @@ def test_no_class_that_can_be_scored_is_one_line():
      "task 1, test: examples of one class only (1); a task is scored by the AUROC of its "
      "classes, which needs examples of at least two (the task's classes: [0, 1, 7])"),
     ([dict(task([2, 3], 1), validation=images_of([3], 20, 9))],
-     "task 1, validation: examples of one class only (3)"),
+     "task 1, validation: examples of one class only (3); a task is scored by the AUROC of "
+     "its classes, which needs examples of at least two (the task's classes: [2, 3])"),
+    # the validation split drawn from the training set: one example of class 2 among 40
+    ([{"train": (np.concatenate([images_of([3], 39, 5)[0], images_of([2], 1, 6)[0]]),
+                 np.array([3] * 39 + [2])), "test": images_of([2, 3], 24, 7)}],
+     "task 1, validation: examples of one class only (3); a task is scored by the AUROC of "
+     "its classes, which needs examples of at least two (the task's classes: [2, 3]); it "
+     "was drawn from the training examples (validation_split): give validation=(images, "
+     "labels)"),
 ])
 def test_a_task_that_cannot_be_scored_is_refused_when_the_stream_is_built(tasks, want):
     with pytest.raises(InputError) as e:
         from_arrays(tasks)
-    assert str(e.value).startswith(want) and "\n" not in str(e.value), str(e.value)
+    assert str(e.value) == want, str(e.value)
 
 
 # ----------------------------------------------------------------------------- runs
