@@ -6,8 +6,8 @@ stream (`den_tf.from_arrays`, `den_tf.split_classes`, den_tf.datasets), `den_tf.
 data)` for a whole run, `python main.py` (`den_tf.cli`) for the command line.
 
 The packages, bottom up (each one's docstring says what it may import):
-`datasets` and `model`; `config`; `evaluation`; `engine`; `io`; `learner`; `den` and
-`baselines`; `preflight`; `api`; `cli` and `flags`. Beside them `reference` (the
+`datasets` and `model`; `config`; `preflight`; `evaluation`; `engine`; `io`; `learner`;
+`den` and `baselines`; `api`; `cli` and `flags`. Beside them `reference` (the
 original's logs and recordings), and above the library the tools `sweep` and
 `experiments`.
 
