@@ -27,7 +27,9 @@ from den_tf.datasets.base import (
     Split,
     to_float,
 )
+from den_tf.datasets.cifar import load_cifar
 from den_tf.datasets.fetch import reachable
+from den_tf.datasets.idx import load_idx_dataset
 from den_tf.datasets.streams import (
     CLASS_ORDERS,
     TASK_STREAMS,
@@ -62,9 +64,7 @@ def load_dataset(name: str, data_dir: str = "", download: bool = True) -> ImageD
         raise ConfigError(f"--dataset={name}: must be one of {', '.join(DATASETS)}")
     data_dir = data_dir or DEFAULT_DATA_DIRS[name]
     if name in ("mnist", "fashion_mnist"):
-        from den_tf.datasets.idx import load_idx_dataset
         return load_idx_dataset(name, data_dir, download)
-    from den_tf.datasets.cifar import load_cifar
     return load_cifar(name, data_dir, download)
 
 
