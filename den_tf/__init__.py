@@ -8,9 +8,9 @@ algorithm step by step: docs/algorithm.md.
 
 The packages, bottom up (each one's docstring says what it may import):
 `config` (every setting, defined once, and the registries); `datasets` and `model`;
-`evaluation`; `engine`; `io`; `learner`; `den` and `baselines`; `preflight`; `api`;
-`cli` and `flags`. Beside them `reference` (the original's logs and recordings), and above
-the library the tools `sweep` and `experiments`.
+`preflight`; `evaluation`; `engine`; `io`; `learner`; `den` and `baselines`; `api`; `cli`
+and `flags`. Beside them `reference` (the original's logs and recordings), and above the
+library the tools `sweep` and `experiments`.
 
 Importing den_tf registers every built-in method, architecture, data set and task stream
 (none of it imports TensorFlow); your own register through `register_method`,

@@ -8,6 +8,7 @@ Imports: nothing of den_tf.
 from __future__ import annotations
 
 import importlib
+import sys
 from typing import Callable, Dict, Tuple
 
 
@@ -29,5 +30,4 @@ def exports(package: str, names: Dict[str, str]) -> Tuple[Callable, Callable]:
 
 
 def globals_of(package: str) -> dict:
-    import sys
     return vars(sys.modules[package])

@@ -30,16 +30,37 @@ Imports: den_tf.errors, den_tf.config, den_tf.flags, den_tf.model, den_tf.datase
 
 from __future__ import annotations
 
+import importlib
 import os
 import platform
 import resource
 import sys
+import tempfile
 import time
 import traceback
 
 from absl import flags as absl_flags
 
 from den_tf import flags as den_flags
+from den_tf import preflight
+from den_tf.config.registry import method_card
+from den_tf.datasets import DEFAULT_DATA_DIRS, load_dataset, stream_for
+from den_tf.engine import numerics
+from den_tf.errors import ConfigError, DENError
+from den_tf.evaluation import results
+from den_tf.io import files, loglines
+from den_tf.io.csvlog import CSVLogger
+from den_tf.io.figures import figure_png
+from den_tf.io.logfile import Log
+from den_tf.io.progress import ProgressBar
+from den_tf.io.tensorboard import TensorBoard
+from den_tf.io.writes import Writes
+from den_tf.model.archs import image_shape_of
+
+# TensorFlow, and what imports it (den_tf.api, den_tf.io.checkpoint, den_tf.io.export), is
+# imported inside the functions that need it, once the flags and the data are checked:
+# a bad flag is refused in a fraction of a second (tests/test_layout.py holds importing
+# this module to no TensorFlow).
 
 FLAGS = den_flags.FLAGS
 
@@ -70,7 +91,6 @@ def import_modules(names) -> int:
     """Imports the modules of --import; 0, or 2 after one error line. A module that
     imports TensorFlow does so with its import-time C++ lines kept off the terminal, as
     den_tf's own import does (`_quietly`)."""
-    import importlib
     for name in names:
         try:
             _quietly(lambda: importlib.import_module(name))
@@ -82,8 +102,7 @@ def import_modules(names) -> int:
 
 
 def parse(argv) -> int:
-    """Parses argv into FLAGS (the modules of --import first); returns 0, or 2 after
-    printing one error line."""
+    """Parses argv into FLAGS; returns 0, or 2 after printing one error line."""
     status = import_modules(imports_of(argv))
     if status:
         return status
@@ -121,7 +140,6 @@ def main(argv=None) -> int:
         _say_error("interrupted (the checkpoint of the last completed task is kept)")
         return 130
     except Exception as e:  # one line, unless --verbose
-        from den_tf.errors import DENError
         if FLAGS.verbose:
             traceback.print_exc()
         if isinstance(e, DENError):
@@ -132,9 +150,6 @@ def main(argv=None) -> int:
 
 
 def _callbacks():
-    from den_tf.io.csvlog import CSVLogger
-    from den_tf.io.progress import ProgressBar
-    from den_tf.io.tensorboard import TensorBoard
     cbs = []
     show = {"on": True, "off": False, "auto": sys.stdout.isatty()}[FLAGS.progress]
     if show:
@@ -150,7 +165,6 @@ def _quietly(load):
     """Runs `load()` (an import) with what is written to stderr meanwhile kept off the
     terminal: TensorFlow's import-time C++ log lines (oneDNN, CUDA probing), written
     before any log setting applies; shown if the import fails."""
-    import tempfile
     saved = os.dup(2)
     with tempfile.TemporaryFile() as sink:
         os.dup2(sink.fileno(), 2)
@@ -179,22 +193,54 @@ def _import_tensorflow_quietly():
 
 
 def _run(argv) -> int:
+    """One run of the command line: the settings, the outputs, the data and the memory
+    checked before TensorFlow is even imported (a bad input costs a fraction of a
+    second), then the run itself in its mode."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    # Settings and data are checked before TensorFlow is even imported: a bad input
-    # costs a fraction of a second.
-    from den_tf.datasets import load_dataset
-    from den_tf.errors import ConfigError
-
-    _check_paths_given()
-    cfg = den_flags.config_from_flags(FLAGS)
-    if FLAGS.mode == "train":  # (eval and export: the checkpoint's settings, below)
-        cfg.validate()
     warnings = []  # each on stderr at once, and into the log once it is open
 
     def warn(w: str) -> None:
         print(f"den_tf: warning: {w}", file=sys.stderr)
         warnings.append(w)
 
+    cfg = _settings(warn)
+    log_path = FLAGS.log_file or _default_log_path(FLAGS.mode)
+    results_path = FLAGS.results or os.path.splitext(log_path)[0] + ".json"
+    _check_outputs(cfg, log_path, results_path)
+    tf = folder = state = None
+    if FLAGS.mode != "train":
+        tf = _import_tensorflow_quietly()  # (reading a checkpoint needs it)
+        folder, state, cfg = _learned(cfg, warn)
+    data = load_dataset(cfg.dataset, FLAGS.data_dir)
+    if state is not None:
+        _check_data(state, data, cfg)
+    cfg.validate(data.input_size, data.n_classes, len(data.train), image_shape_of(data))
+    tasks = stream_for(cfg, data)
+    _check_memory(cfg, data, warn)
+
+    if tf is None:
+        tf = _import_tensorflow_quietly()
+    float_note = numerics.configure(cfg.allow_tf32)  # before any op runs
+    if FLAGS.threads:  # before any op runs
+        tf.config.threading.set_intra_op_parallelism_threads(FLAGS.threads)
+        tf.config.threading.set_inter_op_parallelism_threads(FLAGS.threads)
+    if FLAGS.resume:
+        from den_tf.io import checkpoint  # (TensorFlow)
+        folder = checkpoint.latest(cfg.checkpoint_dir)
+        _check_data(checkpoint.read_state(folder), data, cfg)
+    header = (f"den_tf on TensorFlow {tf.__version__}, Python {platform.python_version()}; "
+              f"{float_note}; argv: {' '.join(argv[1:])}")
+    return _logged(cfg, data, tasks, folder, log_path, results_path, [header] + [
+        f"warning: {w}" for w in warnings], (OSError, tf.errors.OpError))
+
+
+def _settings(warn):
+    """The run's settings from the flags, checked (a train run's now; eval's and
+    export's are the checkpoint's, `_learned`), and the flags that go together."""
+    _check_paths_given()
+    cfg = den_flags.config_from_flags(FLAGS)
+    if FLAGS.mode == "train":  # (eval and export: the checkpoint's settings, `_learned`)
+        cfg.validate()
     for w in den_flags.deprecation_warnings(FLAGS):
         warn(w)
     if FLAGS.mode == "export" and not FLAGS.export_dir:
@@ -207,62 +253,40 @@ def _run(argv) -> int:
             if asked:
                 raise ConfigError(f"{what}: checkpoints, eval and export are DEN's only "
                                   f"(got --method={FLAGS.method})")
-    log_path = FLAGS.log_file or _default_log_path(FLAGS.mode)
-    results_path = FLAGS.results or os.path.splitext(log_path)[0] + ".json"
-    _check_outputs(cfg, log_path, results_path)
-    tf = folder = state = None
-    if FLAGS.mode != "train":
-        # What the checkpoint learned (data set, task stream, network) is evaluated or
-        # exported, on its own data: a flag given that differs is refused.
-        tf = _import_tensorflow_quietly()  # (reading a checkpoint needs it)
-        from den_tf.io import checkpoint
-        folder = checkpoint.latest(cfg.checkpoint_dir)
-        state = checkpoint.read_state(folder)
-        saved = checkpoint.config_of(state)
-        checkpoint.check_learned(saved, cfg, den_flags.given_settings(FLAGS))
-        ignored = den_flags.given_training_flags(FLAGS, checkpoint.LEARNED)
-        if ignored:
-            warn(f"--mode={FLAGS.mode} uses the checkpoint's training settings; ignored: "
-                 + ", ".join(f"--{n}" for n in ignored))
-        cfg = saved.replace(checkpoint_dir=cfg.checkpoint_dir, xla=cfg.xla).validate()
-    data = load_dataset(cfg.dataset, FLAGS.data_dir)
-    if state is not None:
-        _check_data(checkpoint, state, data, cfg)
-    from den_tf.model.archs import image_shape_of  # no TensorFlow
-    cfg.validate(data.input_size, data.n_classes, len(data.train), image_shape_of(data))
-    from den_tf.datasets import stream_for
-    tasks = stream_for(cfg, data)
-    _check_memory(cfg, data, warn)
+    return cfg
 
-    if tf is None:
-        tf = _import_tensorflow_quietly()
-    from den_tf.engine import numerics
-    float_note = numerics.configure(cfg.allow_tf32)  # before any op runs
-    if FLAGS.threads:  # before any op runs
-        tf.config.threading.set_intra_op_parallelism_threads(FLAGS.threads)
-        tf.config.threading.set_inter_op_parallelism_threads(FLAGS.threads)
-    from den_tf import api
-    from den_tf.io import checkpoint
-    if FLAGS.resume:
-        folder = checkpoint.latest(cfg.checkpoint_dir)
-        _check_data(checkpoint, checkpoint.read_state(folder), data, cfg)
 
-    from den_tf.io import loglines
-    from den_tf.io.logfile import Log
+def _learned(cfg, warn):
+    """(folder, state, settings) of the latest checkpoint, for eval and export: what it
+    learned (data set, task stream, network) is evaluated or exported, on its own data;
+    a flag given that differs is refused."""
+    from den_tf.io import checkpoint  # (TensorFlow)
+    folder = checkpoint.latest(cfg.checkpoint_dir)
+    state = checkpoint.read_state(folder)
+    saved = checkpoint.config_of(state)
+    checkpoint.check_learned(saved, cfg, den_flags.given_settings(FLAGS))
+    ignored = den_flags.given_training_flags(FLAGS, checkpoint.learned_settings())
+    if ignored:
+        warn(f"--mode={FLAGS.mode} uses the checkpoint's training settings; ignored: "
+             + ", ".join(f"--{n}" for n in ignored))
+    return folder, state, saved.replace(checkpoint_dir=cfg.checkpoint_dir,
+                                        xla=cfg.xla).validate()
 
+
+def _logged(cfg, data, tasks, folder, log_path, results_path, first_lines, errors) -> int:
+    """The run in its mode, with its log open (its first lines: the header and the
+    warnings) and the callbacks watching; a checkpoint's `folder` restored first."""
+    from den_tf import api  # (TensorFlow)
     cbs = _callbacks()
     log = Log(log_path, before_write=[cb.before_log_line for cb in cbs])
     try:
-        log(loglines.ours(f"den_tf on TensorFlow {tf.__version__}, Python "
-                        f"{platform.python_version()}; {float_note}; argv: "
-                        f"{' '.join(argv[1:])}"))
-        for w in warnings:
-            log(loglines.ours(f"warning: {w}"))
+        for line in first_lines:
+            log(loglines.ours(line))
         trainer = None
         if folder is not None:
             trainer = api.restore(folder, cfg, tasks, log, cbs)
             log(loglines.ours(f"restored {folder} ({trainer.done} tasks learned)"))
-        writes = _Writes(log, log_path, (OSError, tf.errors.OpError))
+        writes = Writes(log, log_path, errors)
         if FLAGS.mode == "eval":
             return _evaluate(trainer, log, results_path, writes)
         if FLAGS.mode == "export":
@@ -275,16 +299,15 @@ def _run(argv) -> int:
                 cb.close()
 
 
-def _check_data(checkpoint, state: dict, data, cfg) -> None:
+def _check_data(state: dict, data, cfg) -> None:
     """The data read from --data_dir must be the data the checkpoint learned on."""
-    from den_tf.datasets import DEFAULT_DATA_DIRS
+    from den_tf.io import checkpoint  # (TensorFlow)
     checkpoint.check_data(state, data, FLAGS.data_dir or DEFAULT_DATA_DIRS[cfg.dataset])
 
 
 def _train(cfg, data, tasks, trainer, log, cbs, results_path, writes) -> int:
-    from den_tf import api
-    from den_tf.evaluation import results
-    from den_tf.io import checkpoint, files, loglines
+    from den_tf import api  # (TensorFlow)
+    from den_tf.io import checkpoint  # (TensorFlow)
 
     den = _keeps_checkpoints()
     log(loglines.ours(f"log: {writes.log_path}; results: {results_path}"
@@ -325,9 +348,7 @@ def _train(cfg, data, tasks, trainer, log, cbs, results_path, writes) -> int:
 
 
 def _figure(out, results_path, cbs, log) -> None:
-    from den_tf.io import loglines
     try:
-        from den_tf.io.figures import figure_png
         png = figure_png(out)
     except ImportError:
         log(loglines.ours("no figure: matplotlib is not installed (pip install .[plot])"))
@@ -351,8 +372,6 @@ EVAL_TOLERANCE = 1e-3
 
 
 def _evaluate(trainer, log, results_path, writes) -> int:
-    from den_tf.evaluation import results
-    from den_tf.io import loglines
     # The summary's rows: the checkpoint's, each measured when its task was learned, and
     # the last one measured again now. They are one set only when today's evaluation
     # gives the checkpoint's last row (the same network on the same data).
@@ -362,7 +381,6 @@ def _evaluate(trainer, log, results_path, writes) -> int:
     if saved is not None:
         for s_then, s_now in zip(saved, now):
             if abs(s_then.auroc - s_now.auroc) > EVAL_TOLERANCE:
-                from den_tf.errors import ConfigError
                 raise ConfigError(
                     f"--data_dir={FLAGS.data_dir or '(default)'}: task {s_now.task} "
                     f"scores AUROC {s_now.auroc:.4f} on these data but {s_then.auroc:.4f} "
@@ -378,8 +396,7 @@ def _evaluate(trainer, log, results_path, writes) -> int:
 def _export(trainer, log) -> int:
     """SavedModel of the trainer's network, serving each task's raw images through the
     task's own permutation (the run's task stream: its config's task_seed)."""
-    from den_tf.io import loglines
-    from den_tf.io.export import export, task_transforms
+    from den_tf.io.export import export, task_transforms  # (TensorFlow)
     path = export(trainer.network, FLAGS.export_dir, task_transforms(trainer.tasks))
     log(loglines.ours(f"SavedModel: {path}"))
     return 0
@@ -401,7 +418,6 @@ OUTPUT_FLAGS = {
 
 def _check_paths_given() -> None:
     """Every output flag given names a path (the figure's path is --results' with .png)."""
-    from den_tf import preflight
     for name, instead in OUTPUT_FLAGS.items():
         if FLAGS[name].present:
             preflight.check_path_given(name, FLAGS[name].value, instead)
@@ -412,7 +428,6 @@ def _check_outputs(cfg, log_path: str, results_path: str) -> None:
     (or creatable: folders are made when first written, the log's now), a folder where a
     folder is needed and a file where a file is; else ConfigError (exit 2) naming the
     flag, the path and the reason."""
-    from den_tf import preflight
     train = FLAGS.mode == "train"
     preflight.check_file_output("log_file", log_path, append=True, make=True)
     if FLAGS.mode != "export":
@@ -435,7 +450,6 @@ def _check_outputs(cfg, log_path: str, results_path: str) -> None:
 def _keeps_checkpoints() -> bool:
     """Whether the command line keeps per-task checkpoints of --method (and can resume,
     eval and export it): its card says (DEN's does)."""
-    from den_tf.config.registry import method_card
     return method_card(FLAGS.method).checkpoints
 
 
@@ -447,97 +461,7 @@ def _check_memory(cfg, data, warn) -> None:
     --paper=Q8 splits, goes through `warn` into the log)."""
     if FLAGS.mode != "train":
         return
-    from den_tf import preflight
     preflight.check_run_memory(cfg, data, warn=warn)
-
-
-class _Writes:
-    """Writes after training starts, so that a failure loses nothing.
-
-    A checkpoint or the results so far that cannot be written after a task: one warning
-    line in the log, and training goes on (the next task tries again). The final
-    results: the results path, else `<log>.results.json`, else a log line (stdout and
-    log file) " [den_tf] results-json: {...}". Any loss (final results, figure,
-    SavedModel, the last checkpoint, log lines) makes `finish` raise WriteError (exit 4)
-    with one line naming what failed and where the results are."""
-
-    def __init__(self, log, log_path: str, errors: tuple):
-        self.log, self.log_path, self.errors = log, log_path, errors
-        self.failed = []  # "what (reason)" of every loss
-        self.where = None  # where the final results are
-        self.checkpoint_failure = None
-        self.warned = set()
-
-    def _warn(self, kind: str, text: str) -> None:
-        from den_tf.io import loglines
-        if kind not in self.warned:
-            self.warned.add(kind)
-            self.log(loglines.ours(f"warning: {text}"))
-
-    def _reason(self, e) -> str:
-        from den_tf.preflight.outputs import reason
-        if isinstance(e, OSError):
-            return reason(e, where="")
-        return str(getattr(e, "message", e)).splitlines()[0]
-
-    def checkpoint(self, save, task: int, folder: str) -> None:
-        try:
-            save()
-            self.checkpoint_failure = None  # the newest checkpoint holds everything
-        except self.errors as e:
-            self.checkpoint_failure = (f"the checkpoint of task {task} in --checkpoint_dir="
-                                       f"{folder} ({self._reason(e)})")
-            self._warn("checkpoint", f"{self.checkpoint_failure} was not written; training "
-                                     f"goes on, the next task's checkpoint is tried")
-
-    def partial_results(self, write, path: str) -> None:
-        try:
-            write()
-        except self.errors as e:
-            self._warn("partial", f"the results so far could not be written to {path} "
-                                  f"({self._reason(e)}); training goes on")
-
-    def attempt(self, what: str, write) -> None:
-        try:
-            write()
-        except self.errors as e:
-            self.failed.append(f"{what} ({self._reason(e)})")
-
-    def results(self, out: dict, path: str) -> None:
-        import json
-
-        from den_tf.io import files, loglines
-        try:
-            files.write_json(path, out)
-            self.where = path
-            return
-        except OSError as e:
-            self.failed.append(f"--results={path} ({self._reason(e)})")
-        fallback = self.log_path + ".results.json"
-        try:
-            files.write_json(fallback, out)
-            self.where = fallback
-            self.log(loglines.ours(f"results: {fallback} (--results={path} failed)"))
-            return
-        except OSError as e:
-            self.failed[-1] += f", nor the fallback {fallback} ({self._reason(e)})"
-        self.log(loglines.ours("results-json: " + json.dumps(out)))
-        self.where = ("stdout" + ("" if self.log.error else f" and {self.log_path}")
-                      + " on the line starting '" + loglines.PREFIX + "results-json: '")
-
-    def finish(self) -> None:
-        from den_tf.errors import WriteError
-        from den_tf.preflight.outputs import reason
-        lost = list(self.failed)
-        if self.checkpoint_failure:
-            lost.append(self.checkpoint_failure)
-        if self.log.error is not None:
-            since = f" from line {self.log.lost_from} on" if self.log.lost_from else ""
-            lost.append(f"--log_file={self.log_path}{since} ({reason(self.log.error, '')}; "
-                        f"stdout has every line)")
-        if lost:
-            raise WriteError(f"the run finished, but could not write: {'; '.join(lost)}; "
-                             f"the results are in {self.where}")
 
 
 def cli() -> None:

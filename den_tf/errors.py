@@ -7,6 +7,8 @@ that finished but could not write one of its outputs is a write failure (4).
 Imports: nothing of den_tf.
 """
 
+import re
+
 
 class DENError(Exception):
     """Base class: the message is the whole story, printed as one line."""
@@ -24,7 +26,6 @@ class ConfigError(DENError):
     def for_library(self) -> str:
         """The message in terms of the library's arguments (the DENConfig fields: the
         flags' names without "--") rather than the command line's flags."""
-        import re
         return re.sub(r"--(\w+)", lambda m: self.SETTING_OF_FLAG.get(m.group(1), m.group(1)),
                       str(self))
 

@@ -22,7 +22,8 @@ from den_tf.baselines.stl import STL
 from den_tf.config import BaselineConfig, DENConfig, config_for, parse_paper
 from den_tf.datasets.tensors import TaskTensors, task_batch, train_batch
 from den_tf.datasets.transforms import Permute
-from den_tf.engine.runner import Hyper, _Slot
+from den_tf.engine.program import Slot
+from den_tf.engine.runner import Hyper
 from den_tf.evaluation import results
 from den_tf.model.forward import mlp_logits, predict
 from den_tf.model.network import DENNetwork
@@ -131,7 +132,7 @@ def test_ewc_penalty_is_the_sum_of_one_penalty_per_task():
         layer, which = divmod(i, 2)
         slot_vals = []
         for v in thetas[i]:
-            slot = _Slot(v, True, prev[layer][which], prev_weight=weights[layer][which])
+            slot = Slot(v, True, prev[layer][which], prev_weight=weights[layer][which])
             with tf.GradientTape() as tape:
                 pen = slot.penalty(hyper)
             grad = tape.gradient(pen, v).numpy()
@@ -168,7 +169,7 @@ def test_l2_pull_anchor_gradient_and_effect():
     for (w, b), (w1, b1) in zip(prev.values(), end1):
         assert np.array_equal(w, w1) and np.array_equal(b, b1)
     v = tf.Variable(np.random.RandomState(1).randn(*end1[0][0].shape).astype(np.float32))
-    slot = _Slot(v, True, end1[0][0])
+    slot = Slot(v, True, end1[0][0])
     with tf.GradientTape() as tape:
         pen = slot.penalty(Hyper(0.01, 32, 400, 10, 0.0, 0.0, 0.0, 50.0, "gl_only"))
     np.testing.assert_allclose(tape.gradient(pen, v).numpy(), 50.0 * (v.numpy() - end1[0][0]),

@@ -13,8 +13,9 @@ import den_tf
 from den_tf.config import DENConfig, config_for
 from den_tf.den.expansion import expansion_spec
 from den_tf.den.split import split_spec
+from den_tf.engine.buckets import bucketed, padded_shapes
 from den_tf.engine.randomness import RecordedBatches
-from den_tf.engine.runner import PhaseRunner, PhaseSpec, bucketed, padded_shapes
+from den_tf.engine.runner import PhaseRunner, PhaseSpec
 from den_tf.errors import ConfigError
 from den_tf.model.forward import mlp_logits
 from tests.helpers import toy_hyper, toy_network, toy_task

@@ -202,6 +202,35 @@ def test_identity_and_permute_tasks_in_one_model(tmp_path):
                            transformed(images=tf.constant(x), task_id=tf.constant(2))["probabilities"])
 
 
+def test_timestamps_record_each_heads_real_width_and_the_pixel_rule_holds(tmp_path):
+    """Issue 29: a head of 3 outputs is recorded as 3 (the network's stamp keeps the
+    original's literal 10, spec Q12); float images outside [0, 1] are refused by both
+    float signatures, uint8 images served by serve_uint8 as their /255 floats."""
+    import tensorflow as tf
+
+    from den_tf.io.export import PIXEL_RULE, export
+    from tests.helpers import toy_init, toy_network
+    net = toy_network()  # task 1: a head of 10
+    net.stamps[1] = net.stamp(1)
+    init = toy_init(3)
+    net.add_head(2, init.glorot("h2", (net.hidden[-1].n_out, 3)), init.glorot("b2", (3,)))
+    net.stamps[2] = net.stamp(2)
+    assert net.stamps[2][-1] == 10  # the log's stamp
+    m = tf.saved_model.load(export(net, str(tmp_path / "m"), [{"kind": "identity"}] * 2))
+    assert m.timestamps.numpy().tolist() == [net.stamps[1], net.stamps[2][:-1] + [3]]
+    x = (np.random.RandomState(1).rand(5, 20) * 255).astype(np.uint8)
+    for name in ("serving_default", "serve_transformed"):
+        with pytest.raises(tf.errors.InvalidArgumentError, match=re.escape(PIXEL_RULE)):
+            m.signatures[name](images=tf.constant(x.astype(np.float32)), task_id=tf.constant(2))
+    raw = m.signatures["serving_default"](images=tf.constant(x / np.float32(255)),
+                                          task_id=tf.constant(2))["probabilities"].numpy()
+    u8 = m.signatures["serve_uint8"](images=tf.constant(x), task_id=tf.constant(2))
+    assert raw.shape == (5, 3)
+    np.testing.assert_allclose(u8["probabilities"].numpy(), raw, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(raw, 1 / (1 + np.exp(-net.logits(x / np.float32(255), 2).numpy())),
+                               atol=1e-6)
+
+
 # ----------------------------------------------------------------- seeds (item 1)
 
 @pytest.fixture(scope="module")

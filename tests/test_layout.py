@@ -5,7 +5,9 @@ docstring, on a line `Imports: ...`, which other units it may import. These test
 every import of every module (those inside functions too) and fail on:
 
 * an import of a unit the importer's docstring does not name;
-* a cycle between units;
+* a cycle between units, and a cycle between modules anywhere, inside one package too
+  (`module_graph` says what counts as an edge; test_no_import_cycle_between_modules
+  what counts as a cycle; the checker is itself tested on a package made for it);
 * den and baselines importing each other, or the library importing the tools (sweep,
   experiments), or the reference tools;
 * a tool (sweep, experiments) reaching past a package's public names (a module inside a
@@ -17,6 +19,7 @@ every import of every module (those inside functions too) and fail on:
 from __future__ import annotations
 
 import ast
+import importlib.util
 import os
 import re
 import subprocess
@@ -32,15 +35,16 @@ PUBLIC = "den_tf (public API)"
 HELPERS = {"_lazy"}
 
 
-def _modules():
-    """(path, dotted module name) of every Python file of den_tf."""
+def _modules(pkg: str = PKG):
+    """(path, dotted module name) of every Python file of the package folder `pkg`
+    (den_tf)."""
     out = []
-    for root, dirs, files in os.walk(PKG):
+    for root, dirs, files in os.walk(pkg):
         dirs[:] = [d for d in dirs if d != "__pycache__"]
         for f in files:
             if f.endswith(".py"):
                 path = os.path.join(root, f)
-                rel = os.path.relpath(path, ROOT)[:-3].replace(os.sep, ".")
+                rel = os.path.relpath(path, os.path.dirname(pkg))[:-3].replace(os.sep, ".")
                 out.append((path, rel[: -len(".__init__")] if rel.endswith(".__init__") else rel))
     return sorted(out)
 
@@ -81,7 +85,8 @@ def allowed_units(rule: str) -> set:
 
 def imports_of(path: str, module: str):
     """Every (imported module, imported names, line) of a file, inside functions too;
-    relative imports resolved."""
+    relative imports resolved. `import a.b` gives ("a.b", [], line), `from a import b, c`
+    ("a", ["b", "c"], line)."""
     with open(path, encoding="utf-8") as f:
         tree = ast.parse(f.read())
     package = module if path.endswith("__init__.py") else module.rpartition(".")[0]
@@ -170,6 +175,142 @@ def test_no_cycle_between_units():
     for u in sorted(graph):
         visit(u)
     assert not cycles, f"import cycles between units: {cycles}"
+
+
+def lazy_exports(init_path: str) -> dict:
+    """{name: the module defining it} of a package __init__'s lazy re-exports
+    (`exports(__name__, {"Name": ".module"})`, den_tf/_lazy.py), modules as written
+    (relative to the package)."""
+    with open(init_path, encoding="utf-8") as f:
+        tree = ast.parse(f.read())
+    out = {}
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Call) and getattr(node.func, "id", "") == "exports"
+                and len(node.args) == 2 and isinstance(node.args[1], ast.Dict)):
+            for key, value in zip(node.args[1].keys, node.args[1].values):
+                out[key.value] = value.value
+    return out
+
+
+def module_graph(pkg: str = PKG) -> dict:
+    """{module: {module it imports: first line}} over every module of the package folder
+    `pkg` (den_tf and its subpackages; a package is its __init__). What counts as an
+    edge (see test_no_import_cycle_between_modules):
+
+    * every import statement of the module, those inside functions too;
+    * `import a.b.c`: to a.b.c;
+    * `from a.b import c`: to a.b.c when c is a module; else, when the package a.b
+      re-exports c lazily (`_lazy.exports`), to the module defining c (that is what the
+      import runs); else to a.b itself (the name is read from a.b's namespace, so a.b
+      must have run that far);
+    * not the parent packages an import runs first (a.b's __init__ for a.b.c): a
+      package's __init__ has begun before any of its modules can be imported, so it is
+      never waited for; only what a module takes from its namespace counts.
+    """
+    modules = dict((m, p) for p, m in _modules(pkg))
+    lazy = {m: lazy_exports(p) for m, p in modules.items() if p.endswith("__init__.py")}
+    graph = {}
+    for module, path in modules.items():
+        for imported, names, line in imports_of(path, module):
+            targets = [imported] if not names else []
+            for n in names:
+                if f"{imported}.{n}" in modules:
+                    targets.append(f"{imported}.{n}")
+                elif n in lazy.get(imported, {}):
+                    targets.append(importlib.util.resolve_name(lazy[imported][n], imported))
+                else:
+                    targets.append(imported)
+            for target in targets:
+                if target in modules and target != module:
+                    graph.setdefault(module, {}).setdefault(target, line)
+    return graph
+
+
+def cycles_of(graph: dict) -> list:
+    """The import cycles of a module graph: every strongly connected set of more than one
+    module (Tarjan), each sorted, with the edges that close it."""
+    index, low, stack, on_stack, out = {}, {}, [], set(), []
+
+    def visit(v):
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in sorted(graph.get(v, ())):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            group = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                group.append(w)
+                if w == v:
+                    break
+            if len(group) > 1:
+                group = sorted(group)
+                out.append(group + [f"{a} -> {b} (line {graph[a][b]})" for a in group
+                                    for b in sorted(graph.get(a, ())) if b in group])
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return out
+
+
+def test_no_import_cycle_between_modules():
+    """No module of den_tf imports, directly or through others, a module that imports it
+    back: over the graph of `module_graph` (imports inside functions too; a name taken
+    from a package resolved to the module a lazy re-export runs, or else the package's
+    __init__ itself). A package's __init__ that re-exports its modules is no cycle by
+    itself; it is one when a module it imports (directly or not) takes a name back from
+    the __init__'s own namespace (one the __init__ defines or imports eagerly): that
+    module would read a half-run __init__, and work or not by the order of its lines.
+    `from pkg import module` reaches the module, not pkg's namespace (Python imports the
+    module; the package need only have begun)."""
+    found = cycles_of(module_graph())
+    assert not found, "import cycles between modules:\n" + "\n".join(map(str, found))
+
+
+@pytest.mark.parametrize("case", ["function", "lazy", "eager", "none"])
+def test_the_cycle_checker_finds_a_cycle(tmp_path, case):
+    """The checker on a small package made here: a cycle closed by an import inside a
+    function, one through a lazy re-export, one through an __init__'s own namespace are
+    found; a package that only re-exports its modules, and a module taking a sibling
+    module from its package, are none."""
+    pkg = tmp_path / "den_tf"
+    (pkg / "sub").mkdir(parents=True)
+    files = {
+        "__init__.py": "",
+        "_lazy.py": "def exports(package, names):\n    return None, None\n",
+        "sub/__init__.py": ("from den_tf._lazy import exports\n"
+                            "from den_tf.sub.eager import E\n"
+                            "__getattr__, __dir__ = exports(__name__, {'L': '.lazy'})\n"
+                            "CONSTANT = 1\n"),
+        "sub/eager.py": "from den_tf.sub import sibling\nE = sibling.S\n",
+        "sub/sibling.py": "S = 1\n",
+        "sub/lazy.py": "L = 1\n",
+        "a.py": "from den_tf.sub import L\n",
+        "b.py": "",
+    }
+    expected = []
+    if case == "function":
+        files["b.py"] = "from den_tf.a import L\n"
+        files["sub/lazy.py"] = "L = 1\n\ndef f():\n    from den_tf.b import L\n    return L\n"
+        expected = ["den_tf.a", "den_tf.b", "den_tf.sub.lazy"]
+    elif case == "lazy":
+        files["sub/lazy.py"] = "from den_tf.b import B\nL = B\n"
+        files["b.py"] = "from den_tf.sub import L\nB = 1\n"
+        expected = ["den_tf.b", "den_tf.sub.lazy"]
+    elif case == "eager":
+        files["sub/sibling.py"] = "from den_tf.sub import CONSTANT\nS = CONSTANT\n"
+        expected = ["den_tf.sub", "den_tf.sub.eager", "den_tf.sub.sibling"]
+    for name, text in files.items():
+        (pkg / name).write_text(text)
+    found = cycles_of(module_graph(str(pkg)))
+    assert [c[:len(expected)] for c in found] == ([expected] if expected else []), found
 
 
 def test_den_and_baselines_are_independent_and_tools_stay_above():

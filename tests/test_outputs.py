@@ -12,6 +12,7 @@ import pytest
 
 from den_tf import preflight
 from den_tf.errors import ConfigError
+from den_tf.io.writes import Writes
 from tests.conftest import ROOT, run_main
 
 TINY = ["--max_iter=5", "--train_seed=1", "--progress=off", "--nofigure"]
@@ -498,8 +499,6 @@ def test_checkpoint_failure_warns_and_exits_4(tmp_path, mnist_dir, monkeypatch, 
 def test_a_later_checkpoint_replaces_a_failed_one():
     """Checkpoint failures warn once; only the newest checkpoint matters for resuming, so
     a failure that a later task's checkpoint supersedes is no loss."""
-    from den_tf import cli
-
     class Log:
         error = None
         lines = []
@@ -510,7 +509,7 @@ def test_a_later_checkpoint_replaces_a_failed_one():
     def fail():
         raise _enospc("/ck/task-001")
 
-    w = cli._Writes(Log(), "run.log", (OSError,))
+    w = Writes(Log(), "run.log", (OSError,))
     w.where = "r.json"
     w.checkpoint(fail, 1, "/ck")
     w.checkpoint(fail, 2, "/ck")

@@ -27,7 +27,6 @@ import pytest
 
 from den_tf.config import PROX_ORDERS
 from den_tf.datasets.streams import make_tasks
-from den_tf.datasets.tensors import TaskTensors
 from den_tf.den.expansion import expansion_spec
 from den_tf.engine.runner import Hyper, PhaseRunner
 from den_tf.reference import replay
@@ -48,7 +47,7 @@ def errors(trace_dir, mnist):
         tasks = make_tasks(mnist, cfg.tasks, cfg.task_seed)
         for t in sorted({p[1] for p in PAIRS if p[0] == rec}):
             phase = f"t{t}_expand"
-            data = TaskTensors.build(mnist, tasks.permutations[t - 1])
+            data = tasks.task_tensors(t)
             for order in PROX_ORDERS:
                 net = replay.network_at(z, phase, "start")
                 hyper = dataclasses.replace(Hyper.from_config(cfg, len(mnist.train)),

@@ -17,8 +17,18 @@ import numpy as np
 import pytest
 from conftest import require_ray
 
-from den_tf.sweep import command as sweep
 from den_tf.sweep import report
+from den_tf.sweep.grid import (
+    SweepError,
+    check_grid,
+    defining_args,
+    is_complete,
+    parse_grid,
+    point_name,
+    points,
+)
+from den_tf.sweep.lock import LOCK_FILE, Lock
+from den_tf.sweep.resources import default_workers
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = ["--n_tasks=2", "--max_iter=30", "--figure=false", "--noxla", "--dims=784,20,10"]
@@ -140,7 +150,7 @@ def test_rerun_runs_nothing(local_sweep):
     assert "4 points, 4 already complete, 0 to run" in p.stdout
     assert not [l for l in p.stdout.splitlines() if l.startswith("[")]
     assert mtimes(out, NAMES) == before
-    assert not os.path.exists(os.path.join(out, sweep.LOCK_FILE))
+    assert not os.path.exists(os.path.join(out, LOCK_FILE))
 
 
 def test_failed_point_is_reported_and_the_others_finish(local_sweep, tmp_path):
@@ -219,10 +229,10 @@ def test_bad_grid_values_are_refused_before_any_point(tmp_path, args, message):
 
 
 def test_good_grid_values_pass_the_checks():
-    grid = sweep.parse_grid(["max_iter=0x10,30", "paper=|Q4,Q6|all", "xla=false,T",
-                             "class_groups=0,1;2,3", "arch=lenet,conv5", "dims=10",
-                             "data_dir=a/b", "lr=1e-3"])
-    sweep.check_grid(grid, ["--n_tasks=2", "--noxla", "--max_iter", "5"])
+    grid = parse_grid(["max_iter=0x10,30", "paper=|Q4,Q6|all", "xla=false,T",
+                       "class_groups=0,1;2,3", "arch=lenet,conv5", "dims=10",
+                       "data_dir=a/b", "lr=1e-3"])
+    check_grid(grid, ["--n_tasks=2", "--noxla", "--max_iter", "5"])
 
 
 def test_the_sweep_knows_every_flag_of_the_run_as_the_run_defines_it():
@@ -312,7 +322,7 @@ def test_stopped_and_killed_sweeps_rerun_what_is_left_and_the_lock_refuses_a_sec
     args = [f"--out={out}", "--workers=1", "--threads=1",
             f"--data_dir={local_sweep['mnist']}"] + GRID + TINY
     cmd = [sys.executable, "-m", "den_tf.sweep"] + args
-    lock = os.path.join(out, sweep.LOCK_FILE)
+    lock = os.path.join(out, LOCK_FILE)
     log = os.path.join(out, redo, "run.log")
 
     # SIGTERM to the sweep alone: it stops its run, frees the lock, says what is left
@@ -341,7 +351,7 @@ def test_stopped_and_killed_sweeps_rerun_what_is_left_and_the_lock_refuses_a_sec
     killed = _start_until_running(cmd, str(tmp_path), log)
     os.killpg(killed.pid, signal.SIGKILL)
     killed.communicate()
-    assert not sweep.is_complete(os.path.join(out, redo))
+    assert not is_complete(os.path.join(out, redo))
     with open(lock) as f:
         assert json.load(f)["pid"] == killed.pid
 
@@ -404,24 +414,24 @@ def test_sweep_errors_are_one_line(tmp_path):
 
 def test_default_workers_fit_cores_and_memory():
     gib = 1024 ** 3
-    assert sweep.default_workers(1, cores=8, memory=5 * gib) == 2  # memory bound
-    assert sweep.default_workers(2, cores=8, memory=100 * gib) == 4  # cores bound
-    assert sweep.default_workers(1, cores=1, memory=0) == 1  # at least one
-    assert sweep.default_workers(1, cores=6, memory=None) == 6
+    assert default_workers(1, cores=8, memory=5 * gib) == 2  # memory bound
+    assert default_workers(2, cores=8, memory=100 * gib) == 4  # cores bound
+    assert default_workers(1, cores=1, memory=0) == 1  # at least one
+    assert default_workers(1, cores=6, memory=None) == 6
 
 
 def test_grid_names_and_lock_of_a_live_process(tmp_path):
-    grid = sweep.parse_grid(["paper=|Q4,Q6|all", "data_dir=a/b"])
-    names = [sweep.point_name(p) for p in sweep.points(grid)]
+    grid = parse_grid(["paper=|Q4,Q6|all", "data_dir=a/b"])
+    names = [point_name(p) for p in points(grid)]
     assert names == ["paper=default__data_dir=a_b", "paper=Q4+Q6__data_dir=a_b",
                      "paper=all__data_dir=a_b"]
-    lock = sweep.Lock(str(tmp_path))
+    lock = Lock(str(tmp_path))
     assert lock.acquire() == ""
-    other = sweep.Lock(str(tmp_path))
-    with pytest.raises(sweep.SweepError, match=f"pid {os.getpid()} on "):
+    other = Lock(str(tmp_path))
+    with pytest.raises(SweepError, match=f"pid {os.getpid()} on "):
         other.acquire()
     lock.release()
-    assert not os.path.exists(tmp_path / sweep.LOCK_FILE)
+    assert not os.path.exists(tmp_path / LOCK_FILE)
 
 
 def test_a_point_is_the_same_run_whatever_path_names_its_data(tmp_path, monkeypatch):
@@ -434,7 +444,7 @@ def test_a_point_is_the_same_run_whatever_path_names_its_data(tmp_path, monkeypa
     monkeypatch.chdir(tmp_path / "main")
     stored = [f"--data_dir={tmp_path}/shared/mnist", "--max_iter=5", "--log_file=a/run.log"]
     same = ["--max_iter=5", "--data_dir=../shared/mnist", "--log_file=b/run.log"]
-    assert sweep._defining(stored) == sweep._defining(same)
-    assert sweep._defining(stored) != sweep._defining(["--data_dir=../other", "--max_iter=5"])
-    assert sweep._defining(stored) != sweep._defining(["--data_dir=../shared/mnist",
-                                                       "--max_iter=6"])
+    assert defining_args(stored) == defining_args(same)
+    assert defining_args(stored) != defining_args(["--data_dir=../other", "--max_iter=5"])
+    assert defining_args(stored) != defining_args(["--data_dir=../shared/mnist",
+                                                   "--max_iter=6"])

@@ -48,7 +48,6 @@ import pytest
 
 from den_tf import api
 from den_tf.datasets.streams import make_tasks
-from den_tf.datasets.tensors import TaskTensors
 from den_tf.den.context import PhaseContext
 from den_tf.den.expansion import expand, prune
 from den_tf.den.first_task import train_first_task
@@ -112,7 +111,7 @@ def run_phase(z, mnist, phase):
     task, kind = int(phase[1:].split("_")[0]), phase.split("_", 1)[1]
     L = replay.n_hidden(z)
     tasks = make_tasks(mnist, cfg.tasks, cfg.task_seed)
-    data = TaskTensors.build(mnist, tasks.permutations[task - 1])
+    data = tasks.task_tensors(task)
     cap = _Capture()
     init = replay.TraceInit(z)
     ctx = lambda net: PhaseContext(task, net, Hyper.from_config(cfg, len(mnist.train)), data,

@@ -9,7 +9,8 @@ import tensorflow as tf
 
 from den_tf.den.expansion import expansion_spec
 from den_tf.engine.randomness import RecordedBatches
-from den_tf.engine.runner import PhaseRunner, trailing_blocks
+from den_tf.engine.program import trailing_blocks
+from den_tf.engine.runner import PhaseRunner
 from den_tf.model.conv import conv2d
 from den_tf.model.forward import MIN_BLOCK, TrailingGrad, matmul, mlp_logits
 from tests.helpers import toy_hyper, toy_init, toy_network, toy_task

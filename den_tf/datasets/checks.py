@@ -124,13 +124,18 @@ def check_nonempty(n: int, task: int, split: str) -> None:
         raise InputError(f"{where(task, split)}: no examples")
 
 
-def check_scorable(ids: np.ndarray, classes: Sequence[int], task: int, split: str) -> None:
+def check_scorable(ids: np.ndarray, classes: Sequence[int], task: int, split: str,
+                   hint: str = "") -> None:
     """The split can be scored: examples of at least two of the task's classes (each of
     those then has positive and negative examples, the two its one-vs-rest AUROC
-    needs)."""
+    needs). `hint` ends the message."""
+    if len(classes) < 2:
+        raise InputError(f"task {task}: a task of one class ({int(classes[0])}) cannot be "
+                         f"scored: the AUROC of a class needs examples of another class "
+                         f"(give each task at least two classes)")
     present = np.unique(ids)
     if present.size < 2:
         what = (f"one class only ({int(present[0])})" if present.size else "no examples")
         raise InputError(f"{where(task, split)}: examples of {what}; a task is scored by "
                          f"the AUROC of its classes, which needs examples of at least two "
-                         f"(the task's classes: {list(map(int, classes))})")
+                         f"(the task's classes: {list(map(int, classes))}){hint}")

@@ -154,27 +154,6 @@ class Task:
         s, idx = _split_of(self.data, split), self.examples(split)
         return self.transform.numpy(to_float(s.pixels if idx is None else s.pixels[idx]))
 
-    def tensors(self):
-        """The task's resident tensors for the phase runner (den_tf.datasets.tensors):
-        the data set's training pixels, shared and untransformed (each minibatch is
-        transformed inside the compiled step), the task's examples among them, and its
-        validation and test sets transformed, as float32."""
-        import tensorflow as tf
-
-        from den_tf.datasets.tensors import TaskTensors, resident
-        pixels, labels = resident(self.data)
-        idx = self.examples("train")
-        if idx is None:
-            train_y, train_index = labels, None
-        else:
-            train_y, train_index = tf.constant(self.labels("train")), tf.constant(idx)
-        vx, tx = self.images("validation"), self.images("test")
-        transform = Identity(self.transform.input_size) if self.transform.is_identity \
-            else self.transform
-        return TaskTensors(pixels, train_y, tf.constant(vx), tf.constant(self.labels("validation")),
-                           tf.constant(tx), tf.constant(self.labels("test")),
-                           transform=transform, train_index=train_index)
-
 
 # ----------------------------------------------------------------------------- streams
 class TaskStream:
@@ -240,8 +219,11 @@ class TaskStream:
         return task.images(split), task.labels(split)
 
     def task_tensors(self, t: int):
-        """Task t's resident tensors for the phase runner (`Task.tensors`)."""
-        return self.task(t).tensors()
+        """Task t's resident tensors for the phase runner (`TaskTensors.of`)."""
+        # imported here: a stream is made without TensorFlow (the command line checks
+        # its flags, and the streams, before TensorFlow is imported)
+        from den_tf.datasets.tensors import TaskTensors
+        return TaskTensors.of(self.task(t))
 
     def test_set(self, t: int):
         """(images, labels) of task t's test set, as tensors, as task t sees them."""

@@ -17,11 +17,10 @@ import dataclasses
 import weakref
 from typing import Optional
 
-import numpy as np
 import tensorflow as tf
 
 from den_tf.datasets.base import to_float
-from den_tf.datasets.transforms import Identity, Permute, Transform
+from den_tf.datasets.transforms import Identity, Transform
 
 _RESIDENT: dict = {}  # id(data) -> (pixels, labels); dropped when the data set is
 # id(task tensors) -> their training pixels with the transform applied (`train_view`):
@@ -110,10 +109,23 @@ class TaskTensors:
         return _VIEW[key], None, {}
 
     @classmethod
-    def build(cls, data, permutation) -> "TaskTensors":
-        """The tensors of the permuted task with this pixel permutation, on all classes."""
-        from den_tf.datasets.streams import Task
-        return Task(data, Permute(np.asarray(permutation)), np.arange(data.n_classes)).tensors()
+    def of(cls, task) -> "TaskTensors":
+        """The resident tensors of a task (a `den_tf.datasets.streams.Task`): the data
+        set's training pixels, shared and untransformed (each minibatch is transformed
+        inside the compiled step), the task's examples among them, and its validation
+        and test sets transformed, as float32."""
+        pixels, labels = resident(task.data)
+        idx = task.examples("train")
+        if idx is None:
+            train_y, train_index = labels, None
+        else:
+            train_y, train_index = tf.constant(task.labels("train")), tf.constant(idx)
+        vx, tx = task.images("validation"), task.images("test")
+        transform = Identity(task.transform.input_size) if task.transform.is_identity \
+            else task.transform
+        return cls(pixels, train_y, tf.constant(vx), tf.constant(task.labels("validation")),
+                   tf.constant(tx), tf.constant(task.labels("test")),
+                   transform=transform, train_index=train_index)
 
 
 def train_batch(x_all, y_all, idx, kind=None, params=None, train_index=None):

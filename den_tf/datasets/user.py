@@ -93,7 +93,8 @@ def _task_data(t: int, parts: dict, scale, validation_split: float, seed: int, n
             raise InputError(f"{checks.where(t, split)}: one-hot labels of {widths[split]} "
                              f"classes, the training labels have {widths['train']}")
         checks.check_in_classes(ids[split], classes, t, split)
-    if "validation" not in pixels:
+    drawn = "validation" not in pixels  # the validation split drawn from the training set
+    if drawn:
         n = len(pixels["train"])
         k = max(1, int(round(validation_split * n)))
         if k >= n:
@@ -103,8 +104,10 @@ def _task_data(t: int, parts: dict, scale, validation_split: float, seed: int, n
         keep = np.setdiff1d(np.arange(n), held)
         pixels["validation"], ids["validation"] = pixels["train"][held], ids["train"][held]
         pixels["train"], ids["train"] = pixels["train"][keep], ids["train"][keep]
-    for split in ("validation", "test"):
-        checks.check_scorable(ids[split], classes, t, split)
+    checks.check_scorable(ids["test"], classes, t, "test")
+    checks.check_scorable(ids["validation"], classes, t, "validation",
+                          "; it was drawn from the training examples (validation_split): "
+                          "give validation=(images, labels)" if drawn else "")
     lut = {int(c): j for j, c in enumerate(classes)}
     splits = {s: Split(pixels[s], one_hot(np.array([lut[int(i)] for i in ids[s]], np.int64),
                                            len(classes)))

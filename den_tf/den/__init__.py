@@ -58,6 +58,11 @@ def grown_size(n: int, ex_k: int, n_tasks: int, split_all: bool = False) -> int:
     return n
 
 
+def max_hidden_sizes(dims, ex_k: int, n_tasks: int, split_all: bool = False) -> list:
+    """The most units each hidden layer of the MLP of `dims` can reach (`grown_size`)."""
+    return [grown_size(d, ex_k, n_tasks, split_all) for d in dims[1:-1]]
+
+
 def memory(config, arch, input_size, image_shape, n_tasks, worst=False):
     """The largest network a DEN run can grow to (`grown_size` of every hidden layer),
     one head of dims[-1] outputs per task. `worst`: with --paper=Q8 every drifted unit

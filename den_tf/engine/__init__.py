@@ -2,7 +2,9 @@
 operators, the sources of randomness, the callback interface, and the float32 setting.
 
 * `runner`: `PhaseRunner`, `PhaseSpec`, `Hyper` (spec "Pieces shared by every phase":
-  Adam, regularisers, proximal steps, validation, early stopping);
+  the run loop, validation, early stopping);
+* `program`: a phase's compiled step (Adam, regularisers, proximal steps, frozen
+  entries kept); `buckets`: the padded programs of --capacity_bucket;
 * `proximal`: L1 and group lasso (paper Eq. 2-3);
 * `randomness`: minibatch and initial-value sources (random, or recorded);
 * `callbacks`: the `Callback` interface (its implementations are in den_tf.io);

@@ -89,6 +89,13 @@ def _mean(row) -> Optional[float]:
 TIMING_KEYS = ("phases", "wall_s", "eval_s")
 
 
+def class_names(tasks, task: int, outputs) -> List[int]:
+    """The class ids (the task's own labels) of output indices `outputs` of `task` in a
+    task stream; the output indices themselves for a stream that names no class ids."""
+    ids = tasks.class_ids(task) if hasattr(tasks, "class_ids") else None
+    return [int(ids[j]) if ids is not None else int(j) for j in outputs]
+
+
 def unscored_classes(trainer) -> List[List[int]]:
     """Per learned task j (index j - 1): the class ids (the task's own labels) left out
     of its AUROC, from its latest evaluation (the test set, hence the list, is the same
@@ -96,8 +103,7 @@ def unscored_classes(trainer) -> List[List[int]]:
     out = []
     for j in range(1, trainer.done + 1):
         s = next((row[j - 1] for row in reversed(trainer.scores) if len(row) >= j), None)
-        ids = trainer.tasks.class_ids(j)
-        out.append([int(ids[i]) for i in (getattr(s, "unscored", None) or [])])
+        out.append(class_names(trainer.tasks, j, getattr(s, "unscored", None) or []))
     return out
 
 
@@ -105,17 +111,16 @@ def _digest(payload: bytes) -> str:
     return hashlib.sha1(payload).hexdigest()[:16]
 
 
-def stream_identity(tasks, n: int) -> dict:
-    """What tasks 1..n of a stream are, enough to tell two streams apart without the
-    data: its kind, each task's class ids, a digest of each task's input transform, and
-    a digest of the test splits of the data sets the tasks draw from (None when the
-    stream holds no data: a loaded model's)."""
-    h, seen, data_known = hashlib.sha1(), set(), True
+def _data_digest(tasks, n: int) -> Optional[str]:
+    """A digest of the test splits (pixels, labels) of the data sets tasks 1..n draw
+    from, each once; None when the stream holds no data (a loaded model's)."""
+    if not n or not hasattr(tasks, "task"):
+        return None
+    h, seen = hashlib.sha1(), set()
     for t in range(1, n + 1):
         data = getattr(tasks.task(t), "data", None)
         if data is None or getattr(data, "test", None) is None:
-            data_known = False
-            break
+            return None
         if id(data) in seen:
             continue
         seen.add(id(data))
@@ -123,12 +128,23 @@ def stream_identity(tasks, n: int) -> dict:
             a = np.ascontiguousarray(a)
             h.update(f"{a.dtype}{a.shape}".encode())
             h.update(a.tobytes())
-    return {"kind": tasks.kind, "own": bool(getattr(tasks, "own", False)),
-            "class_ids": [[int(c) for c in tasks.class_ids(t)] for t in range(1, n + 1)],
-            "transforms": [_digest(json.dumps(tasks.transform(t).describe(),
-                                              sort_keys=True).encode())
-                           for t in range(1, n + 1)],
-            "data": h.hexdigest()[:16] if data_known and n else None}
+    return h.hexdigest()[:16]
+
+
+def stream_identity(tasks, n: int) -> dict:
+    """What tasks 1..n of a stream are, enough to tell two streams apart without the
+    data: its kind, each task's class ids, a digest of each task's input transform, and
+    a digest of the test splits of the data sets the tasks draw from (None when the
+    stream holds no data: a loaded model's)."""
+    transforms = None
+    if hasattr(tasks, "transform"):
+        transforms = [_digest(json.dumps(tasks.transform(t).describe(), sort_keys=True)
+                              .encode()) for t in range(1, n + 1)]
+    return {"kind": getattr(tasks, "kind", None), "own": bool(getattr(tasks, "own", False)),
+            "class_ids": [class_names(tasks, t, range(tasks.n_outputs(t)))
+                          for t in range(1, n + 1)],
+            "transforms": transforms,
+            "data": _data_digest(tasks, n)}
 
 
 def build(trainer, wall_s: float, extra: Optional[dict] = None) -> dict:

@@ -47,7 +47,7 @@ import tensorflow as tf  # noqa: E402
 
 from den_tf import api  # noqa: E402
 from den_tf.config import DENConfig  # noqa: E402
-from den_tf.datasets import TaskTensors, load_dataset, make_tasks  # noqa: E402
+from den_tf.datasets import load_dataset, make_tasks  # noqa: E402
 from den_tf.den import (  # noqa: E402
     expansion_spec,
     first_task_spec,
@@ -152,7 +152,7 @@ def _shapes(layers):
 def step_benchmark(data, cfg: DENConfig, label: str = "") -> list:
     """Per phase shape: compile time, DEN step, bare step, ratio."""
     tasks = make_tasks(data, 2, cfg.task_seed)
-    t1 = TaskTensors.build(data, tasks.permutations[0])
+    t1 = tasks.task_tensors(1)
     hyper = Hyper.from_config(cfg, len(data.train))
     init = RandomInit(np.random.RandomState(0), np.random.RandomState(1))
     batches = RandomBatches(len(data.train), cfg.batch_size, 0, cfg.xla)
@@ -232,7 +232,7 @@ def lenet_step_benchmark(data, cfg: DENConfig, chunks: int = LENET_CHUNKS,
     plain graph (without XLA), and the ratios."""
     cfg = cfg.replace(arch="lenet")
     tasks = make_tasks(data, 2, cfg.task_seed)
-    t1 = TaskTensors.build(data, tasks.permutations[0])
+    t1 = tasks.task_tensors(1)
     hyper = Hyper.from_config(cfg, len(data.train))
     init = RandomInit(np.random.RandomState(0), np.random.RandomState(1))
     batches = RandomBatches(len(data.train), cfg.batch_size, 0, cfg.xla)

@@ -32,6 +32,7 @@ import time
 from typing import Dict, List, Optional, Sequence
 
 from den_tf.config import METHODS
+from den_tf.io import png_bytes, pyplot
 from den_tf.sweep import mean_std
 
 ALL = METHODS
@@ -147,9 +148,8 @@ def markdown(rows: List[dict], command: str, wall: Optional[float]) -> str:
 
 def figure_png(rows: List[dict]) -> bytes:
     """Per-task AUROC after the last task, and mean final AUROC against capacity."""
-    from den_tf.io import png_bytes, pyplot
     plt = pyplot()
-    import matplotlib.ticker
+    import matplotlib.ticker  # (matplotlib: optional, pyplot() has checked it is there)
 
     fig, (a, b) = plt.subplots(1, 2, figsize=(12, 4.6))
     for r in rows:

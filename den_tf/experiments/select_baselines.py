@@ -30,6 +30,11 @@ import sys
 import time
 from typing import Dict, List, Sequence
 
+from den_tf.config import DENConfig, config_for
+from den_tf.datasets import load_dataset
+from den_tf.errors import DENError
+from den_tf.io import Log, loglines
+
 # method -> (its setting, the grid's flag here, the default grid)
 GRIDS = {"l2": ("l2_pull", "l2_grid", "1e-3,1e-2,1e-1,1"),
          "ewc": ("ewc_lambda", "ewc_grid", "10,100,1000,10000,100000"),
@@ -48,11 +53,10 @@ def choose(method: str, rows: List[dict], tolerance: float = TOLERANCE):
 
 def run_one(method: str, setting: str, value: float, data, base, log_path: str) -> dict:
     """One run of `method` with `setting`=value; its per-task validation AUROC."""
-    from den_tf import api, config
-    from den_tf.io import Log, loglines
+    from den_tf import api  # TensorFlow: after main has set its log level
     log = Log(log_path, stdout=False)
     try:
-        cfg = config.config_for(base, method, **{setting: value})
+        cfg = config_for(base, method, **{setting: value})
         trainer = api.make_trainer(cfg, data, log=log)
         start = time.perf_counter()
         for t in range(1, cfg.tasks + 1):
@@ -118,9 +122,6 @@ def main(argv: Sequence[str] = None) -> int:
         print(f"den_tf.experiments.select_baselines: error: {e}", file=sys.stderr)
         return 2
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from den_tf.config import DENConfig
-    from den_tf.datasets import load_dataset
-    from den_tf.errors import DENError
     try:
         data = load_dataset("mnist", a.data_dir)
         base = DENConfig(max_iter=a.max_iter, n_tasks=a.n_tasks, train_seed=a.train_seed,

@@ -7,9 +7,11 @@ the SavedModel export, the progress bar, TensorBoard summaries and the figures.
 * `export`: the SavedModel that serves raw images per task;
 * `progress`, `tensorboard`, `csvlog`: callbacks that watch a run (a progress bar,
   TensorBoard summaries, a CSV row per evaluated task);
-* `figures`: the results figure (matplotlib, optional).
+* `figures`: the results figure (matplotlib, optional);
+* `writes`: what a command-line run does when an output cannot be written after
+  training has started (nothing learned is lost; exit status 4 at the end).
 
-Imports: den_tf.errors, den_tf.config, den_tf.model, den_tf.datasets,
+Imports: den_tf.errors, den_tf.config, den_tf.preflight, den_tf.model, den_tf.datasets,
 den_tf.evaluation, den_tf.engine.
 """
 

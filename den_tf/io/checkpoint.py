@@ -132,6 +132,8 @@ def _state(learner) -> dict:
     data = getattr(learner.tasks, "data", None)
     if data is not None and getattr(data, "test", None) is not None:
         state["data"] = {"name": getattr(data, "name", None), "digest": data_digest(data)}
+    elif getattr(learner, "checkpoint_data", None):  # a loaded model's (no data held)
+        state["data"] = dict(learner.checkpoint_data)
     return state
 
 
@@ -437,6 +439,7 @@ def restore_into(learner, folder: str, check: bool = True):
         _set_rng(learner.init.rng, state["init_rng"])
         _set_rng(learner.init.dup_rng, state["duplicate_rng"])
         learner.done = int(state["tasks_learned"])
+        learner.checkpoint_data = state.get("data")  # (kept when it is saved again)
         learner.records = [learner.Record(**r) for r in state["records"]]
         learner.scores = [[TaskScore(**s) for s in row] for row in state["scores"]]
     except DAMAGED as e:

@@ -29,6 +29,7 @@ import numpy as np
 from den_tf.config.shared import BUILTIN_STREAM_SETTINGS
 from den_tf.engine.callbacks import call
 from den_tf.engine.runner import Hyper, PhaseResult, PhaseRunner, PhaseSpec
+from den_tf.evaluation.results import class_names
 from den_tf.evaluation.scoring import TaskScore, score_params
 from den_tf.io import export, loglines
 from den_tf.model import archs
@@ -227,7 +228,7 @@ class Learner:
         self.log(loglines.avg_perf(sum(s.auroc for s in scores) / float(upto)))
         for s in scores:  # classes left out of a task's AUROC, named at its first evaluation
             if s.unscored and not any(len(row) >= s.task for row in self.scores):
-                ids = [int(self.tasks.class_ids(s.task)[j]) for j in s.unscored]
+                ids = class_names(self.tasks, s.task, s.unscored)
                 self.log(loglines.ours(f"task {s.task}: classes {ids} have no test examples: "
                                        f"left out of its AUROC (docs/metrics.md)"))
         self.scores.append(scores)

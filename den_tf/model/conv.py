@@ -192,7 +192,7 @@ class ConvForward:
     layers: tuple  # den_tf.model.archs.specs.Conv, one per convolutional layer
     native_grads: bool = False
 
-    # It takes `TrailingGrad` kernels (den_tf.engine.runner gives them).
+    # It takes `TrailingGrad` kernels (den_tf.engine.program gives them).
     trailing_grads = True
 
     def __call__(self, params: Sequence, x):

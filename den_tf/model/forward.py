@@ -94,7 +94,7 @@ def mlp_logits(params: Sequence, x):
     return matmul(mlp_features(params[:-2], x), params[-2]) + params[-1]
 
 
-# The MLP's forward pass takes `TrailingGrad` kernels (den_tf.engine.runner gives them),
+# The MLP's forward pass takes `TrailingGrad` kernels (den_tf.engine.program gives them),
 # and padded hidden units (--capacity_bucket: a unit of zero weights and bias is
 # relu(0) = 0, and the zero rows below it add nothing).
 mlp_logits.trailing_grads = True

@@ -2,7 +2,7 @@
 write (`outputs`) and the memory of the largest network it holds or can grow to
 (`memory`, from its method's own estimate).
 
-Imports: den_tf.errors, den_tf.config, den_tf.model, den_tf.den (its card: no TensorFlow).
+Imports: den_tf.errors, den_tf.config, den_tf.model.
 """
 
 from den_tf.preflight.memory import (  # noqa: F401
@@ -10,9 +10,7 @@ from den_tf.preflight.memory import (  # noqa: F401
                                      check_memory,
                                      check_run_memory,
                                      data_bytes,
-                                     estimate_peak_bytes,
                                      eval_rows,
-                                     max_hidden_sizes,
                                      parameter_count,
                                      peak_bytes,
 )

@@ -17,7 +17,6 @@ import os
 from typing import Callable, Optional, Sequence
 
 from den_tf.config.registry import Footprint, method_card, resolve_arch
-from den_tf.den import grown_size  # (DEN's own growth rule; its card imports no TensorFlow)
 from den_tf.errors import ConfigError
 from den_tf.model.archs.specs import MLP, image_shape_of
 
@@ -51,28 +50,10 @@ ACTIVATION_FACTOR = 8
 
 
 # ----------------------------------------------------------------------------- the MLP's
-# (the sizes the original's network reaches; the docs' and tests' worked examples)
-def max_hidden_sizes(dims: Sequence[int], ex_k: int, n_tasks: int,
-                     split_all: bool = False) -> list:
-    """The most units each hidden layer of DEN's MLP (dims[1:-1]) can reach: DEN's
-    `grown_size` of each (docs/algorithm.md#expansion, #split; `split_all`: Q8)."""
-    return [grown_size(d, ex_k, n_tasks, split_all) for d in dims[1:-1]]
-
-
 def parameter_count(dims: Sequence[int], hidden: Sequence[int], n_tasks: int) -> int:
     """Weights and biases of an MLP with these hidden sizes, one head per task (each no
     wider than the top hidden layer)."""
     return MLP().parameter_count(int(dims[0]), None, hidden, int(dims[-1]), n_tasks)
-
-
-def estimate_peak_bytes(dims: Sequence[int], ex_k: int, n_tasks: int,
-                        data_bytes: int = 0, eval_rows: int = 10000,
-                        split_all: bool = False) -> int:
-    """The memory (bytes) the largest MLP a DEN run of these settings can grow to needs
-    at its peak (`peak_bytes`)."""
-    hidden = max_hidden_sizes(dims, ex_k, n_tasks, split_all)
-    fp = Footprint(parameter_count(dims, hidden, n_tasks), sum(hidden) + int(dims[-1]))
-    return peak_bytes(fp, n_tasks, data_bytes, eval_rows)
 
 
 def peak_bytes(net: Footprint, n_tasks: int, data_bytes: int = 0,

@@ -29,6 +29,8 @@ import re
 import sys
 from typing import Dict, List, Optional
 
+import numpy as np
+
 from den_tf.io.loglines import PREFIX
 
 _HEADER = re.compile(r"^\tTASK (\d+) TRAINING$")
@@ -264,7 +266,6 @@ def summary(tasks: List[TaskLog], n_out: int = 10) -> dict:
 def summary_table(named: List[tuple], n_out: int = 10, out=None) -> None:
     """Prints one row per (name, tasks) and, for two or more logs, their mean and sample
     standard deviation (ddof=1)."""
-    import numpy as np
     out = out or sys.stdout
     rows = [(name, summary(tasks, n_out)) for name, tasks in named]
     fmt = {"final avg_perf": "%.4f", "AUROC T2..T": "%.5f", "test CE": "%.4f",

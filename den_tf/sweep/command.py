@@ -32,314 +32,59 @@ sweep launches runs the way a user would, and is never imported by the library.
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import math
 import os
+import shutil
 import signal
-import socket
 import sys
 import time
-from typing import Dict, List, Optional, Sequence
+from typing import Optional, Sequence
 
+from den_tf.errors import ConfigError
 from den_tf.io import files
-from den_tf.preflight import available_memory
-from den_tf.sweep import execution, report, values
-from den_tf.sweep.report import DEFAULT_VALUE, SEED_FLAGS  # noqa: F401 (re-exported)
+from den_tf.preflight import check_dir_output
+from den_tf.sweep import execution, report
+from den_tf.sweep.grid import (
+    SweepError,
+    check_grid,
+    defining_args,
+    flag_names,
+    is_complete,
+    parse_grid,
+    point_name,
+    points,
+    run_args,
+)
+from den_tf.sweep.lock import Lock
+from den_tf.sweep.progress import Progress
+from den_tf.sweep.report import SEED_FLAGS
+from den_tf.sweep.resources import cpu_count, default_workers
 
-LOCK_FILE = "sweep.lock"
 SWEEP_FILE = report.SWEEP_FILE
-# Memory one run may take: peak RSS of the full default run is 1.4-1.7 GiB (README, Speed).
-PER_RUN_MEMORY = 2 * 1024 ** 3
 SWEEP_OPTIONS = ("name", "out", "grid", "workers", "threads", "ray", "cpus_per_run",
                  "gpus_per_run", "report")
-
-
-class SweepError(Exception):
-    """A problem with the sweep's own arguments or folder (one line for the user)."""
-
-
 Terminated = execution.Terminated  # SIGTERM reached the sweep
-
-
-# ----------------------------------------------------------------------------- the grid
-def parse_grid(specs: Sequence[str]) -> List[tuple]:
-    """[(flag, [values])] from `--grid=flag=v1,v2` arguments, in the order given."""
-    grid, seen = [], set()
-    for spec in specs:
-        if "=" not in spec:
-            raise SweepError(f"--grid={spec}: expected FLAG=VALUE[,VALUE...]")
-        name, values = spec.split("=", 1)
-        name = name.strip().lstrip("-")
-        if not name:
-            raise SweepError(f"--grid={spec}: no flag name")
-        if name in seen:
-            raise SweepError(f"--grid={spec}: flag {name} is already in the grid")
-        seen.add(name)
-        sep = "|" if "|" in values else ","
-        vals = [v.strip() for v in values.split(sep)]
-        if len(set(vals)) != len(vals):
-            raise SweepError(f"--grid={spec}: a value is repeated")
-        grid.append((name, vals))
-    return grid
-
-
-def check_grid(grid: Sequence[tuple], fixed: Sequence[str] = ()) -> None:
-    """Every grid value, and every fixed `--flag=value` of a known flag, parsed and checked
-    by its flag's rule (den_tf.sweep.values) before any point starts; SweepError (one
-    line naming the flag and the value) at the first fault."""
-    for name, vals in grid:
-        if not values.known(name):
-            raise SweepError(f"--grid={name}=...: {name} is not a flag of python -m "
-                             f"den_tf.cli (python -m den_tf.cli --help lists them)")
-    for name, vals in grid:
-        for v in vals:
-            if v != "":  # an empty value: the flag's default
-                try:
-                    values.check_value(name, v)
-                except ValueError as e:
-                    raise SweepError(f"--grid={name}=...: {e} (no point was run)") from None
-    try:
-        fixed_known = values.fixed_values(fixed)
-        for name, text in fixed_known.items():
-            values.check_value(name, text)
-    except ValueError as e:
-        raise SweepError(f"{e} (no point was run)") from None
-    for pt in points(grid):
-        try:
-            values.check_point(pt, fixed_known)
-        except ValueError as e:
-            raise SweepError(f"point {point_name(pt)}: {e} (no point was run)") from None
-
-
-def points(grid: Sequence[tuple]) -> List[Dict[str, str]]:
-    """Every combination of the grid's values, as {flag: value}, first flag slowest."""
-    names = [n for n, _ in grid]
-    return [dict(zip(names, combo)) for combo in itertools.product(*[v for _, v in grid])]
-
-
-def point_name(point: Dict[str, str]) -> str:
-    """The folder name of a point: `flag=value` joined by `__` (grid order)."""
-    parts = []
-    for k, v in point.items():
-        v = v if v != "" else DEFAULT_VALUE
-        parts.append(f"{k}={v.replace('/', '_').replace(',', '+')}")
-    return "__".join(parts) if parts else "run"
-
-
-def run_args(point: Dict[str, str], fixed: Sequence[str]) -> List[str]:
-    """The flags that make a point's run: the fixed ones, then the point's grid values."""
-    return list(fixed) + [f"--{k}={v}" for k, v in point.items() if v != ""]
-
-
-def is_complete(folder: str) -> bool:
-    """Whether the point's run finished (its results JSON says so)."""
-    try:
-        with open(os.path.join(folder, "results.json")) as f:
-            return json.load(f).get("complete") is True
-    except (OSError, ValueError, AttributeError):
-        return False
-
-
-def flag_names(args: Sequence[str]) -> List[str]:
-    """The flag names in an argument list (`--name=v`, `--name v`, `--noname`)."""
-    names = []
-    for a in args:
-        if a.startswith("-") and len(a) > 1 and not _is_number(a):
-            n = a.lstrip("-").split("=", 1)[0]
-            names.append(n)
-            if n.startswith("no") and "=" not in a:
-                names.append(n[2:])
-    return names
-
-
-def _is_number(s: str) -> bool:
-    try:
-        float(s)
-        return True
-    except ValueError:
-        return False
-
-
-def _defining(args: Sequence[str]) -> List[str]:
-    """The arguments that define a run's figures: all but where its outputs go. The data
-    folder counts by the folder it names (`../shared/mnist` from a checkout beside it
-    and `/work/shared/mnist` are one folder, one run)."""
-    out = []
-    for a in args:
-        name, eq, value = a.lstrip("-").partition("=")
-        if name in execution.MANAGED_FLAGS:
-            continue
-        if name == "data_dir" and eq:
-            a = f"--data_dir={os.path.realpath(value)}"
-        out.append(a)
-    return sorted(out)
 
 
 # ----------------------------------------------------------------------------- the folder
 def check_out(out: str) -> None:
     """--out must be a folder this process can create and write (made if missing; the
     same check and wording as every output of a run, den_tf.preflight)."""
-    from den_tf.errors import ConfigError
-    from den_tf.preflight import check_dir_output
     try:
         check_dir_output("out", out, make=True)
     except ConfigError as e:
         raise SweepError(str(e)) from None
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    except (OverflowError, ValueError):
-        return False
-    return True
-
-
-def _read_lock(path: str) -> Optional[dict]:
-    try:
-        with open(path) as f:
-            d = json.load(f)
-        return d if isinstance(d, dict) and isinstance(d.get("pid"), int) else None
-    except (OSError, ValueError):
-        return None
-
-
-class Lock:
-    """`OUT/sweep.lock`, created with O_EXCL, holding {"pid", "host", "started"}. A lock of
-    a process that no longer runs on this host is stale: it is taken over, with a note."""
-
-    def __init__(self, out: str):
-        self.path = os.path.join(out, LOCK_FILE)
-        self.held = False
-
-    def acquire(self) -> str:
-        """Takes the lock; returns a note ("" or the stale lock taken over); raises
-        SweepError when another live sweep holds it."""
-        me = {"pid": os.getpid(), "host": socket.gethostname(),
-              "started": time.strftime("%Y-%m-%d %H:%M:%S")}
-        note = ""
-        for _ in range(5):
-            try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                holder = _read_lock(self.path)
-                if holder is None:  # being written this instant, or left empty by a crash
-                    time.sleep(0.5)
-                    holder = _read_lock(self.path)
-                if holder is None:
-                    stale = "an unreadable lock"
-                elif holder.get("host") == me["host"] and not _pid_alive(holder["pid"]):
-                    stale = f"the stale lock of pid {holder['pid']} (no longer running)"
-                else:
-                    raise SweepError(
-                        f"{os.path.dirname(self.path)} is in use by another sweep (pid "
-                        f"{holder['pid']} on {holder.get('host')}, since "
-                        f"{holder.get('started')}); if it is gone, remove {self.path}")
-                if _read_lock(self.path) != holder:  # changed meanwhile: look again
-                    continue
-                try:
-                    os.unlink(self.path)
-                except FileNotFoundError:
-                    pass
-                note = f"took over {stale}: {self.path}"
-                continue
-            with os.fdopen(fd, "w") as f:
-                json.dump(me, f)
-            self.held = True
-            return note
-        raise SweepError(f"could not take the lock {self.path}")
-
-    def release(self) -> None:
-        if self.held and (_read_lock(self.path) or {}).get("pid") == os.getpid():
-            os.unlink(self.path)
-        self.held = False
-
-
 def clear_point(folder: str) -> None:
     """Removes what an earlier, unfinished run of the point left (it starts afresh)."""
-    import shutil
     for name in execution.SHIPPED_FILES + ("status.json",):
         try:
             os.remove(os.path.join(folder, name))
         except FileNotFoundError:
             pass
     shutil.rmtree(os.path.join(folder, "checkpoints"), ignore_errors=True)
-
-
-# ----------------------------------------------------------------------------- resources
-def cpu_count() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:
-        return max(1, os.cpu_count() or 1)
-
-
-def default_workers(threads_per_run: int = 1, cores: Optional[int] = None,
-                    memory: Optional[int] = None) -> int:
-    """As many runs as the cores (threads_per_run each) and the memory (PER_RUN_MEMORY
-    each) hold, at least 1."""
-    cores = cpu_count() if cores is None else cores
-    memory = available_memory() if memory is None else memory
-    n = cores // max(1, threads_per_run)
-    if memory is not None:
-        n = min(n, memory // PER_RUN_MEMORY)
-    return max(1, int(n))
-
-
-# ----------------------------------------------------------------------------- progress
-def duration(seconds: float) -> str:
-    s = int(round(seconds))
-    if s < 60:
-        return f"{s} s"
-    if s < 3600:
-        return f"{s // 60} min {s % 60:02d} s"
-    return f"{s // 3600} h {s % 3600 // 60:02d} min"
-
-
-class Progress:
-    """One line per finished point, with done/total and an ETA from this session's pace."""
-
-    def __init__(self, total: int, done: int, executor: str):
-        self.total, self.done, self.executor = total, done, executor
-        self.finished, self.start = 0, time.monotonic()
-        self.failed: List[tuple] = []
-
-    def point_done(self, job, r: dict) -> None:
-        folder = job.folder
-        if "files" in r:  # a Ray task: its files come back with it; results.json last
-            shipped = r.pop("files")
-            for name in sorted(shipped, key=lambda n: n == "results.json"):
-                files.write_bytes(os.path.join(folder, name), shipped[name])
-        complete = is_complete(folder)
-        ok = r["status"] == 0 and complete
-        if r["status"] == 0 and not complete:
-            r["error"] = "exit status 0 but results.json is not complete"
-        status = {"ok": ok, "status": r["status"], "error": r.get("error", ""),
-                  "wall_s": r["wall_s"], "host": r.get("host", ""),
-                  "executor": self.executor, "finished": time.strftime("%Y-%m-%d %H:%M:%S")}
-        files.write_json(os.path.join(folder, "status.json"), status)
-        self.done += 1
-        self.finished += 1
-        left = self.total - self.done
-        eta = (time.monotonic() - self.start) / self.finished * left
-        with open(os.path.join(folder, "point.json")) as f:
-            flags = " ".join(f"{k}={v if v != '' else DEFAULT_VALUE}"
-                             for k, v in json.load(f)["flags"].items())
-        if ok:
-            with open(os.path.join(folder, "results.json")) as f:
-                avg = json.load(f).get("final_avg_perf")
-            what = f"ok, final avg_perf {avg:.4f}" if avg is not None else "ok"
-        else:
-            what = f"FAILED ({r['error']})"
-            self.failed.append((job.name, r["error"]))
-        print(f"[{self.done}/{self.total}] {job.name} ({flags}): {what}, "
-              f"{duration(r['wall_s'])}" + (f"; ETA {duration(eta)}" if left else ""),
-              flush=True)
 
 
 # ----------------------------------------------------------------------------- command line
@@ -463,9 +208,9 @@ def _main(argv) -> int:
             folder = os.path.join(out, name)
             if is_complete(folder):
                 stored = _read_json(os.path.join(folder, "point.json")).get("args")
-                if stored is not None and _defining(stored) != _defining(run_args(pt, fixed)):
+                if stored is not None and defining_args(stored) != defining_args(run_args(pt, fixed)):
                     raise SweepError(
-                        f"{folder} was run with other flags ({' '.join(_defining(stored))}); "
+                        f"{folder} was run with other flags ({' '.join(defining_args(stored))}); "
                         f"use another --out, or remove that folder to rerun it")
                 skipped += 1
             else:

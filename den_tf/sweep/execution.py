@@ -9,6 +9,7 @@ shared filesystem; checkpoints stay on the node and are deleted with the folder.
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import socket
@@ -205,7 +206,6 @@ class RayExecutor:
 
     def start(self) -> str:
         """Starts or joins Ray; returns a line describing it."""
-        import logging
         ray = self.ray
         common = dict(log_to_driver=False, logging_level=logging.ERROR,
                       namespace="den_tf_sweep")

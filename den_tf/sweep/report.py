@@ -22,7 +22,7 @@ import os
 import statistics
 from typing import Dict, List, Optional, Sequence
 
-from den_tf.io import files
+from den_tf.io import files, png_bytes, pyplot
 
 SEED_FLAGS = ("train_seed", "task_seed", "seed")
 DEFAULT_VALUE = "default"  # how an empty grid value (the flag at its default) is shown
@@ -196,7 +196,6 @@ def markdown(report: dict, title: str = "Sweep report", figure: Optional[str] = 
 def figure_png(report: dict) -> bytes:
     """Mean AUROC of each task after the last task, with a ±std band, one line per group
     (PNG bytes). Needs matplotlib (ImportError without it)."""
-    from den_tf.io import png_bytes, pyplot
     plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(7, 4.2))
