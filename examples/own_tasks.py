@@ -1,6 +1,6 @@
 """DEN on your own tasks: three tasks of Fashion-MNIST class groups, built from numpy
 arrays, then the same from tf.data; learned with DEN and with a baseline through the
-model object; predictions, evaluation, save / load and a SavedModel.
+model object; save / load and learning on after the load, predictions and a SavedModel.
 
     python examples/own_tasks.py --data_dir=PATH/TO/fashion-mnist [--max_iter=300]
 
@@ -59,22 +59,27 @@ def main(argv=None):
            "test": tf.data.Dataset.from_tensor_slices(t["test"]).batch(512)} for t in tasks]
     stream_tf = from_datasets(ds)
 
-    model = den_tf.DEN(max_iter=a.max_iter, train_seed=1, log=None)
-    results = model.learn(stream)
+    model = den_tf.DEN(max_iter=a.max_iter, train_seed=1)
+    model.learn_task(stream)  # task 1 (then every task learned so far is evaluated)
+    model.learn_task()        # task 2 of the same stream
+    model.save(os.path.join(out, "den"))
+    again = den_tf.load(os.path.join(out, "den"))
+    same = np.array_equal(again.predict(xt[:5], task=2).scores,
+                          model.predict(xt[:5], task=2).scores)
+    print("saved and loaded: identical predictions:", same)
+
+    # The loaded model learns on: given the stream again (its first two tasks checked to
+    # be the ones it learned), it learns task 3 as it would have without the save.
+    results = again.learn(stream)
     print(f"DEN: final mean AUROC {results['final_avg_perf']:.4f}, accuracy "
           f"{results['avg_accuracy'][-1]:.4f}, capacity {results['capacity'][-1]:.2f}x")
     print("forgetting (largest drop per task):",
           results["metrics"]["accuracy"]["forgetting"]["max"])
 
-    probs, classes = model.predict(xt[np.isin(yt, groups[1])][:5], task=2)
-    print("task 2 predictions (class ids):", classes.tolist(), "probabilities", probs.shape)
-
-    model.save(os.path.join(out, "den"))
-    again = den_tf.load(os.path.join(out, "den"))
-    same = np.array_equal(again.predict(xt[:5], task=2).probabilities, model.predict(
-        xt[:5], task=2).probabilities)
-    print("saved and loaded: identical predictions:", same)
-    model.export(os.path.join(out, "den_savedmodel"))
+    # Per-class sigmoid scores (one-vs-rest: a row need not sum to 1) and class ids.
+    scores, classes = again.predict(xt[np.isin(yt, groups[1])][:5], task=2)
+    print("task 2 predictions (class ids):", classes.tolist(), "scores", scores.shape)
+    again.export(os.path.join(out, "den_savedmodel"))
 
     ewc = den_tf.DEN(method="ewc", max_iter=a.max_iter, train_seed=1)
     r = ewc.learn(stream_tf)
