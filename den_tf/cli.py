@@ -327,6 +327,12 @@ def _train(cfg, data, tasks, trainer, log, cbs, results_path, writes) -> int:
 
     if trainer is None:
         trainer = api.make_trainer(cfg, data, log=log, callbacks=cbs, tasks=tasks)
+        if FLAGS.checkpoints and den:  # a new run: never into another run's checkpoints
+            why = checkpoint.other_model(cfg.checkpoint_dir, checkpoint.identity(trainer))
+            if why is not None:
+                raise ConfigError(f"--checkpoint_dir={cfg.checkpoint_dir}: holds the "
+                                  f"checkpoints of another run ({why}); give another folder, "
+                                  f"--resume to continue that run, or --nocheckpoints")
     elif trainer.done >= cfg.tasks:
         log(loglines.ours(f"nothing left to learn: the checkpoint has learned {trainer.done} "
                           f"tasks, the run has {cfg.tasks}"))

@@ -378,6 +378,7 @@ def load(path: str, log: Optional[Callable[[str], None]] = None,
                               f"{str(e).splitlines()[0] if str(e) else ''}); the checkpoint "
                               f"is damaged") from None
     model = DEN(config, log=log, callbacks=callbacks)
+    numerics.configure(config.allow_tf32)
     cls = method_class(model.method)
     model.learner = cls(config, tasks, log=model._log, callbacks=model.callbacks)
     checkpoint.restore_into(model.learner, folder, check=False)

@@ -471,7 +471,15 @@ def check_split(config, n_classes_data: Optional[int]) -> None:
         if config.n_tasks is not None and config.n_tasks != len(groups):
             raise ConfigError(f"--n_tasks={config.n_tasks}: --class_groups={text} has "
                               f"{len(groups)} groups, one per task")
+        if min(len(g) for g in groups) < 2:
+            raise ConfigError(f"--class_groups={text}: every group needs at least two "
+                              f"classes (a task's AUROC needs positive and negative "
+                              f"examples, docs/metrics.md)")
         return
+    if config.n_classes < 2:
+        raise ConfigError(f"--n_classes={config.n_classes}: with --tasks=split a task needs at "
+                          f"least two classes (its AUROC needs positive and negative "
+                          f"examples, docs/metrics.md)")
     if n_classes_data is not None and config.n_classes * config.tasks != n_classes_data:
         raise ConfigError(
             f"--n_classes={config.n_classes}: with --tasks=split it is the number of classes "

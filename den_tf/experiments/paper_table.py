@@ -15,9 +15,10 @@ results.json; a finished point is skipped on a rerun), then writes
 * OUT/figure.png (needs matplotlib): per-task AUROC after the last task for every
   method, and mean final AUROC against capacity.
 
-Flags this tool does not know (--n_tasks, --dims, --lr, --ewc_lambda, ...) go to every
-run (the runs write no checkpoints and no figure of their own unless --checkpoints /
---figure is given). `--report_only` rewrites the table from OUT/runs without running
+Flags this tool does not know (--n_tasks, --dims, --lr, ...) go to every run, a method's
+own setting (--ewc_lambda, --ex_k, ...) to that method's runs only (the sweep's rule);
+the runs write no checkpoints and no figure of their own unless --checkpoints /
+--figure is given. `--report_only` rewrites the table from OUT/runs without running
 anything.
 """
 

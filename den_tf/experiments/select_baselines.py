@@ -17,8 +17,8 @@ Writes OUT/selection.json (every run's per-task validation AUROC, wall time, the
 values), OUT/selection.md (the same as tables) and OUT/runs/METHOD=VALUE.log (each run's
 log). Runs already in OUT/selection.json with the same settings are kept (a rerun with
 more grid values extends the table; a value run again replaces its row), and the choice
-is made over all of a method's rows. The chosen values are the defaults of --l2_pull, --ewc_lambda and --column_scale
-(den_tf/config.py).
+is made over all of a method's rows. The chosen values are the defaults of --l2_pull,
+--ewc_lambda and --column_scale (their methods' cards: den_tf/baselines/<name>/__init__.py).
 """
 
 from __future__ import annotations

@@ -137,6 +137,22 @@ def _state(learner) -> dict:
     return state
 
 
+def identity(learner) -> dict:
+    """What `other_model` compares of a learner that may have learned nothing yet: its
+    method, settings, data digest and the descriptions of every task of its stream."""
+    tasks = learner.tasks
+    out = {"method": learner.name, "config": learner.config.asdict(),
+           "tasks": [{"transform": tasks.transform(t).describe(),
+                      "class_ids": [int(c) for c in tasks.class_ids(t)],
+                      "n_outputs": int(tasks.n_outputs(t)),
+                      "test_digest": tasks.test_digest(t)}
+                     for t in range(1, tasks.n_tasks + 1)]}
+    data = getattr(tasks, "data", None)
+    if data is not None and getattr(data, "test", None) is not None:
+        out["data"] = {"name": getattr(data, "name", None), "digest": data_digest(data)}
+    return out
+
+
 CHECKPOINT_FOLDER = re.compile(r"^task-\d{3}$")
 
 

@@ -54,6 +54,10 @@ def check_grid(grid: Sequence[tuple], fixed: Sequence[str] = ()) -> None:
     """Every grid value, and every fixed `--flag=value` of a known flag, parsed and checked
     by its flag's rule (den_tf.sweep.values) before any point starts; SweepError (one
     line naming the flag and the value) at the first fault."""
+    try:  # (first: a fixed --import registers the settings the grid may name)
+        fixed_known = values.fixed_values(fixed)
+    except ValueError as e:
+        raise SweepError(f"{e} (no point was run)") from None
     for name, vals in grid:
         if not values.known(name):
             raise SweepError(f"--grid={name}=...: {name} is not a flag of python -m "
@@ -66,7 +70,6 @@ def check_grid(grid: Sequence[tuple], fixed: Sequence[str] = ()) -> None:
                 except ValueError as e:
                     raise SweepError(f"--grid={name}=...: {e} (no point was run)") from None
     try:
-        fixed_known = values.fixed_values(fixed)
         for name, text in fixed_known.items():
             values.check_value(name, text)
     except ValueError as e:
@@ -94,8 +97,17 @@ def point_name(point: Dict[str, str]) -> str:
 
 
 def run_args(point: Dict[str, str], fixed: Sequence[str]) -> List[str]:
-    """The flags that make a point's run: the fixed ones, then the point's grid values."""
-    return list(fixed) + [f"--{k}={v}" for k, v in point.items() if v != ""]
+    """The flags that make a point's run: the fixed ones, then the point's grid values. A
+    fixed flag of a method's own setting goes only to that method's points (a grid over
+    --method with a fixed --ewc_lambda: the ewc points get it)."""
+    method = point.get("method") or values.fixed_values(fixed).get("method") or "den"
+    kept = [a for a in fixed if values.applies(_flag_of(a), method)]
+    return kept + [f"--{k}={v}" for k, v in point.items() if v != ""]
+
+
+def _flag_of(arg: str) -> str:
+    """The flag name of a `--name=value` (or `--name`) argument."""
+    return arg.lstrip("-").split("=", 1)[0]
 
 
 def is_complete(folder: str) -> bool:

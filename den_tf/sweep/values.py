@@ -4,8 +4,9 @@ point starts (without absl and without TensorFlow): read from the registered set
 
 `check_value(name, text)` parses one grid value as absl parses the flag's kind and
 applies the setting's rule; `check_point(point, fixed)` also checks --dims against the
-point's --arch, and a setting of another method than the point's --method, as the
-command line does. Every fault is a ValueError of one line naming the flag and the value.
+point's --arch, and refuses a grid value of a setting of another method than the point's
+--method, as the command line does (a fixed flag of a method's own setting goes only to
+that method's points). Every fault is a ValueError of one line naming the flag and the value.
 A grid that names a user's method or setting gives `--import=module` among its fixed
 flags: `import_modules` imports them first, as the command line does.
 """
@@ -142,20 +143,27 @@ def fixed_values(fixed: Sequence[str]) -> Dict[str, str]:
     return {name: value for name, value in raw.items() if known(name)}
 
 
+def applies(flag: str, method: str) -> bool:
+    """Whether flag --flag is a setting `method` has (a flag den_tf does not know is left
+    to the run)."""
+    s = _setting(flag)
+    return s is None or s.applies_to(method)
+
+
 def check_point(point: Mapping[str, str], fixed: Optional[Mapping[str, str]] = None) -> None:
     """One point's flags (the grid's values over the fixed ones; an empty value is the
     default): every value by its flag's rule, --dims against the point's --arch, and no
-    setting of another method than the point's --method."""
-    flags = dict(fixed or {})
+    grid value of a setting of another method than the point's --method (a fixed one of
+    another method's setting is not given to the point: `grid.run_args`)."""
+    method = point.get("method") or (fixed or {}).get("method") or Config.DEFAULT_METHOD
+    flags = {k: v for k, v in (fixed or {}).items() if applies(k, method)}
     flags.update({k: v for k, v in point.items() if v != ""})
     for name, text in flags.items():
         check_value(name, text)
-    method = flags.get("method", Config.DEFAULT_METHOD)
-    for name, text in flags.items():
-        s = _setting(name)
-        if s.methods is not None and method not in s.methods:
-            raise ValueError(f"--{name}={text}: a setting of --method={'/'.join(s.methods)}, "
-                             f"not of --method={method}")
+    for name, text in point.items():
+        if text != "" and not applies(name, method):
+            raise ValueError(f"--{name}={text}: a setting of --method="
+                             f"{'/'.join(_setting(name).methods)}, not of --method={method}")
     if "dims" in flags:
         try:
             check_dims(_list(flags["dims"]), flags.get("arch", "mlp"))

@@ -10,10 +10,9 @@ den_tf.engine, den_tf.io, den_tf.learner.
 
 from __future__ import annotations
 
-from typing import List, Sequence
-
 from den_tf._lazy import exports
 from den_tf.baselines.footprint import flags
+from den_tf.baselines.progressive.columns import column_units
 from den_tf.config import rules
 from den_tf.config.registry import Footprint, MethodCard, Setting, register_method
 from den_tf.errors import ConfigError
@@ -21,12 +20,6 @@ from den_tf.errors import ConfigError
 # Chosen on the validation split by `python -m den_tf.experiments.select_baselines` (the
 # smallest --column_scale whose mean validation AUROC is within 0.001 of the best).
 COLUMN_SCALE = 0.5
-
-
-def column_units(units: Sequence[int], column_scale: float) -> List[int]:
-    """The hidden sizes of one column: column_scale x each hidden size (units, or
-    filters) of the architecture, rounded, at least 1."""
-    return [max(1, int(round(column_scale * h))) for h in units]
 
 
 def memory(config, arch, input_size, image_shape, n_tasks, worst=False):

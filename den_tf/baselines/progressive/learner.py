@@ -36,7 +36,7 @@ import numpy as np
 import tensorflow as tf
 
 from den_tf.baselines.base import Method
-from den_tf.baselines.progressive import column_units
+from den_tf.baselines.progressive.columns import column_units
 from den_tf.io import export
 from den_tf.model.conv import DenConv2D, conv2d, flatten, pool2d
 from den_tf.model.layers import DenDense
