@@ -295,7 +295,7 @@ def test_the_name_checker_sees_what_is_missing():
     text = ("`den_tf.den.expansion.prune` and `den_tf.den.expansion.no_such_step`; "
             "`den_tf.learner.frame.Learner.finish_task`, `den_tf.learner.frame.Learner.nope`; "
             "`den_tf.den.DENTrainer` (lazily exported), `den_tf.den.NoSuchExport`; "
-            "`den_tf.engine.runner.VALIDATE_EVERY`, `den_tf.config.DENConfig.max_iter`; "
+            "`den_tf.engine.runner.VALIDATE_EVERY`, `den_tf.config.config.Config.validate`; "
             "the module `den_tf.no_such_module`; `den_tf/den/split.py`, `den_tf/den/nope.py`; "
             "`den_tf.den.expansion.prune.deeper`.")
     assert missing_names(text) == [
@@ -335,3 +335,43 @@ def test_the_figure_lays_out_the_units_of_each_task():
         units_figure.unit_rows(_state(pruned_unit=1), 2)
     with pytest.raises(ValueError, match="timestamp"):
         units_figure.unit_rows(_state(kept=(2, 2)), 2)
+
+
+# ----------------------------------------------------------------------------- old citations
+# The forms in which den_tf cited the old specification, kept outside the repository
+# ("spec step 6", "spec Q7", 'spec "End of every task"', "(spec)", "the spec says",
+# "spec: the print formats"): every citation is now of a page above. ("A layer spec",
+# the --arch grammar's word, is not one.)
+OLD_CITATION = re.compile(r"(?i)\bspec(?:'s)?\s+steps?\s+\d|\bspec\s+Q\d|\bspec:?\s+[\"']"
+                          r"|\(spec\)|\bthe\s+spec\b|\bspec:\s")
+
+
+def old_citations(root: str) -> list:
+    """file:line of every citation of the old specification in a comment or string."""
+    out = []
+    for path in python_files(root):
+        for line, text in comments_and_strings(path):
+            for m in OLD_CITATION.finditer(text):
+                at = line + text[:m.start()].count("\n")
+                out.append(f"{os.path.relpath(path, os.path.dirname(root))}:{at}: "
+                           f"{text[max(0, m.start() - 20):m.end() + 30]!r}")
+    return out
+
+
+def test_no_citation_of_the_old_specification_is_left():
+    left = old_citations(PKG)
+    assert not left, ("cite the steps of docs/algorithm.md or the Q rows of "
+                      "docs/faithfulness.md instead of the old specification:\n"
+                      + "\n".join(left))
+
+
+def test_the_old_citation_checker_sees_each_form(tmp_path):
+    pkg = tmp_path / "den_tf"
+    pkg.mkdir()
+    (pkg / "a.py").write_text(
+        '"""Expansion (spec step 6), `run_phase(spec, hyper)`, a layer spec (conv8k3)."""\n'
+        "def f(spec):  # Spec Q14: the order\n"
+        '    return f"{spec.name}", spec.task  # algorithm.md#expansion, as the spec says\n'
+        "X = 1  # the shape lines (spec \"End of every task\")\n")
+    assert [x.split(": ")[0] for x in old_citations(str(pkg))] == [
+        "den_tf/a.py:1", "den_tf/a.py:2", "den_tf/a.py:3", "den_tf/a.py:4"]

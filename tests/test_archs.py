@@ -138,10 +138,17 @@ def _tasks(n_tasks=2, side=12, seed=0):
 TINY = dict(max_iter=20, batch_size=16, train_seed=1, xla=False, ex_k=2)
 
 
-def test_a_keras_sequential_gives_the_same_figures_as_its_spec():
+@pytest.fixture(scope="module")
+def spec_run():
+    """DEN on the layer spec of `_sequential()` (two tasks): the model and its results."""
     tasks = _tasks()
+    model = den_tf.DEN(arch="conv6k3p2,conv8k3s2va2v,fc16", **TINY)
+    return tasks, model, model.learn(tasks)
+
+
+def test_a_keras_sequential_gives_the_same_figures_as_its_spec(spec_run):
+    tasks, _, by_spec = spec_run
     by_keras = den_tf.DEN(arch=_sequential(), **TINY).learn(tasks)
-    by_spec = den_tf.DEN(arch="conv6k3p2,conv8k3s2va2v,fc16", **TINY).learn(tasks)
     assert by_spec["auroc_matrix"] == by_keras["auroc_matrix"]
     assert by_spec["units_per_layer"] == by_keras["units_per_layer"]
     assert den_tf.DEN(arch=from_keras(_sequential()), **TINY).config == \
@@ -167,22 +174,21 @@ def test_a_dense_spec_is_the_mlp():
 
 @pytest.mark.parametrize("method", ["dnn", "l2", "ewc", "progressive", "stl", "mtl"])
 def test_every_baseline_runs_on_a_network_of_your_own(method):
-    r = den_tf.DEN(method=method, arch="conv4k3s2,fc8", **{k: v for k, v in TINY.items()
-                                                              if k != "ex_k"}).learn(_tasks())
+    settings = {k: v for k, v in TINY.items() if k != "ex_k"} | {"max_iter": 5}
+    r = den_tf.DEN(method=method, arch="conv4k3s2a2,fc8", **settings).learn(_tasks(side=8))
     flat = [x for row in r["auroc_matrix"] for x in row if x is not None]
     # (mtl has no figure of task 1 before it trains on both tasks at once)
     assert len(flat) == (2 if method == "mtl" else 3) and all(0.0 <= x <= 1.0 for x in flat)
 
 
-def test_a_network_of_your_own_is_saved_loaded_and_exported(tmp_path):
-    tasks = _tasks()
-    model = den_tf.DEN(arch="conv4k3s2a2,fc8", **TINY)
-    model.learn(tasks)
+def test_a_network_of_your_own_is_saved_loaded_and_exported(spec_run, tmp_path):
+    tasks, model, _ = spec_run
     x = tasks.task(2).images("test")[:5].reshape(5, 12, 12, 1)
     before = model.predict(x, task=2)
     model.save(str(tmp_path / "m"))
     loaded = den_tf.load(str(tmp_path / "m"))
-    assert loaded.config.arch == "conv4k3s2a2,fc8"
+    assert loaded.config.arch == "conv6k3p2,conv8k3s2va2v,fc16"
+    assert [l.stride for l in loaded.learner.network.hidden[:2]] == [1, 2]
     np.testing.assert_array_equal(loaded.predict(x, task=2).scores, before.scores)
     path = loaded.export(str(tmp_path / "saved"))
     served = tf.saved_model.load(path)

@@ -227,8 +227,8 @@ def test_progressive_earlier_columns_frozen_and_laterals_used():
 
 
 def test_column_units():
-    assert column_units((784, 312, 128, 10), 0.5) == [156, 64]
-    assert column_units((784, 312, 128, 10), 0.001) == [1, 1]
+    assert column_units((312, 128), 0.5) == [156, 64]
+    assert column_units((312, 128), 0.001) == [1, 1]
 
 
 # ----------------------------------------------------------------------------- STL, MTL

@@ -26,7 +26,7 @@ from den_tf.errors import ConfigError
 from den_tf.io import checkpoint
 from den_tf.io.export import export
 from den_tf.model import archs
-from den_tf.model.archs.specs import CONV_ARCHS
+from den_tf.model.archs.specs import NAMED, Conv
 from den_tf.model.conv import ConvForward, DenConv2D, conv2d
 from den_tf.model.layers import DenDense
 from den_tf.model.network import DENNetwork
@@ -43,7 +43,7 @@ def conv_layer(c_in=2, c_out=3, task=1):
 # A tiny convolutional DEN network on 6x6x1 images: conv 3x3 (3 filters, SAME) + max-pool
 # 2x2/2 -> 3x3; conv 3x3 (2 filters, SAME) -> 3x3; channel-major flatten: each filter of
 # conv 2 owns a block of 9 rows of the dense layer (4 units); head of 10.
-TINY_FORWARD = ConvForward((6, 6, 1), (("SAME", 2, 2), ("SAME", 0, 0)))
+TINY_FORWARD = ConvForward((6, 6, 1), (Conv(3, 3, pool="max", pool_size=2), Conv(4, 3)))
 
 
 def tiny_net(seed=0, kernels=None, head=None, task=1):
@@ -361,7 +361,7 @@ def test_split_thresholds_per_layer_kind_and_drift_per_whole_filter():
 def test_architecture_sizes_and_base_capacity(name, shape, block):
     cfg = DENConfig(arch=name, dims=(10,))
     net = archs.build(cfg, toy_init(), int(np.prod(shape)), shape)
-    spec = CONV_ARCHS[name]
+    spec = NAMED[name]
     convs = [l for l in net.hidden if isinstance(l, DenConv2D)]
     assert [l.n_out for l in convs] == [b.filters for b in spec.convs]
     assert [l.padding for l in convs] == [b.padding for b in spec.convs]
@@ -376,10 +376,10 @@ def test_architecture_sizes_and_base_capacity(name, shape, block):
 
 def test_documented_sizes():
     """The sizes README and den_tf/model/archs/specs.py state."""
-    lenet, conv5 = CONV_ARCHS["lenet"], CONV_ARCHS["conv5"]
-    assert [(b.filters, b.size, b.padding, b.pool, b.pool_stride) for b in lenet.convs] == \
+    lenet, conv5 = NAMED["lenet"], NAMED["conv5"]
+    assert [(b.filters, b.kernel, b.padding, b.pool_size, b.pool_stride) for b in lenet.convs] == \
         [(20, 5, "VALID", 2, 2), (50, 5, "VALID", 2, 2)] and lenet.fc == (800, 500)
-    assert [(b.filters, b.pool) for b in conv5.convs] == \
+    assert [(b.filters, b.pool_size) for b in conv5.convs] == \
         [(64, 3), (128, 3), (256, 0), (256, 0), (128, 3)] and conv5.fc == (384, 192)
     assert lenet.maps((28, 28, 1)) == [(12, 12, 20), (4, 4, 50)]
     assert conv5.maps((32, 32, 3))[-1] == (4, 4, 128)
@@ -387,7 +387,9 @@ def test_documented_sizes():
 
 def test_conv_settings_are_checked():
     DENConfig(arch="lenet", dims=(10,)).validate(784, 10, 55000)
-    DENConfig(arch="lenet").validate(784, 10, 55000)  # dims' other sizes are ignored
+    assert DENConfig(arch="lenet").validate(784, 10, 55000).dims == (10,)  # --n_classes
+    with pytest.raises(ConfigError, match="reads only the head's size: give --dims=10"):
+        DENConfig(arch="lenet", dims=(784, 312, 128, 10)).validate()  # never ignored
     DENConfig(arch="conv5", dims=(10,)).validate(3072, 10, 50000, (32, 32, 3))
     with pytest.raises(ConfigError, match="--arch=vgg"):
         DENConfig(arch="vgg").validate()

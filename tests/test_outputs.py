@@ -11,7 +11,12 @@ import sys
 import pytest
 
 from den_tf import preflight
+from den_tf.baselines.ewc import EWC_BYTES
+from den_tf.baselines.progressive import column_units
+from den_tf.config import Config, method_card, resolve_arch
+from den_tf.den import grown_size, max_hidden_sizes
 from den_tf.errors import ConfigError
+from den_tf.model.archs import LENET
 from den_tf.io.writes import Writes
 from tests.conftest import ROOT, run_main
 
@@ -137,86 +142,107 @@ def test_check_file_output(tmp_path):
 
 
 # ----------------------------------------------------------------------------- memory
+# What a run holds is its method's own estimate (its card's `memory`), on the
+# architecture's sizes; preflight turns it into bytes and refuses what cannot fit.
+def footprint(method="den", n_tasks=10, input_size=784, image_shape=None, worst=False,
+              **settings):
+    cfg = Config(method=method, **settings)
+    arch = resolve_arch(cfg.arch)
+    shape = arch.image_shape(input_size, image_shape)
+    return method_card(method).memory(cfg, arch, input_size, shape, n_tasks, worst)
+
+
+def estimate(n_tasks=10, data_bytes=0, eval_rows=10000, **kw):
+    return preflight.peak_bytes(footprint(n_tasks=n_tasks, **kw), n_tasks, data_bytes,
+                                eval_rows)
+
+
+def check(n_tasks, available, warn=None, **kw):
+    return preflight.check_memory(footprint(n_tasks=n_tasks, **kw), n_tasks,
+                                  available=available, warn=warn,
+                                  worst=footprint(n_tasks=n_tasks, worst=True, **kw))
+
+
 def test_largest_sizes():
     # ex_k expansion units plus up to min(ex_k, n) duplicates per task after the first
-    assert preflight.max_hidden_sizes((784, 312, 128, 10), 10, 10) == [492, 308]
-    assert preflight.max_hidden_sizes((784, 312, 128, 10), 10, 1) == [312, 128]
-    assert preflight.max_hidden_sizes((784, 5, 10), 100, 2) == [110]  # 5 + 100 + 5
-    assert preflight.max_hidden_sizes((784, 312, 128, 10), 100000, 3) == [300624, 300256]
+    assert max_hidden_sizes((784, 312, 128, 10), 10, 10) == [492, 308]
+    assert max_hidden_sizes((784, 312, 128, 10), 10, 1) == [312, 128]
+    assert max_hidden_sizes((784, 5, 10), 100, 2) == [110]  # 5 + 100 + 5
+    assert max_hidden_sizes((784, 312, 128, 10), 100000, 3) == [300624, 300256]
     assert preflight.parameter_count((4, 0, 3), [5], 2) == 4 * 5 + 5 + 2 * (5 * 3 + 3)
+    fp = footprint(n_tasks=10)
+    assert fp.params == preflight.parameter_count((784, 312, 128, 10), [492, 308], 10)
+    assert fp.activations == 492 + 308 + 10 and fp.what == "hidden sizes [492, 308]"
 
 
 def test_memory_estimate_grows_with_every_setting():
-    base = preflight.estimate_peak_bytes((784, 312, 128, 10), 10, 10)
-    assert preflight.estimate_peak_bytes((784, 312, 128, 10), 20, 10) > base
-    assert preflight.estimate_peak_bytes((784, 312, 128, 10), 10, 11) > base
-    assert preflight.estimate_peak_bytes((784, 400, 128, 10), 10, 10) > base
-    assert preflight.estimate_peak_bytes((784, 312, 128, 10), 10, 10, data_bytes=1 << 30) \
-        == base + (1 << 30)
+    base = estimate()
+    assert estimate(ex_k=20) > base
+    assert estimate(n_tasks=11) > base
+    assert estimate(dims=(784, 400, 128, 10)) > base
+    assert estimate(data_bytes=1 << 30) == base + (1 << 30)
 
 
 def test_memory_estimate_covers_measured_peaks(mnist):
     """The README's full run (10 tasks, defaults) peaked at 1704 MiB with MNIST; the
     estimate must not be below it, nor absurdly above (under twice)."""
-    est = preflight.estimate_peak_bytes((784, 312, 128, 10), 10, 10, preflight.data_bytes(mnist))
+    est = estimate(data_bytes=preflight.data_bytes(mnist))
     assert 1704 << 20 < est < 2 * (1704 << 20)
 
 
 def test_check_memory_against_given_available_bytes():
-    need = preflight.check_memory((784, 312, 128, 10), 10, 10, available=8 << 30)
+    need = check(10, available=8 << 30)
     assert 0 < need < 8 << 30
     with pytest.raises(ConfigError) as e:
-        preflight.check_memory((784, 312, 128, 10), 10, 10, available=need - 1)
+        check(10, available=need - 1)
     msg = str(e.value)
-    assert msg.startswith("--ex_k=10 --dims=784,312,128,10 --n_tasks=10: ")
-    assert "[492, 308]" in msg and "GiB" in msg and "\n" not in msg
-    big = preflight.estimate_peak_bytes((784, 312, 128, 10), 100000, 3)
+    assert msg.startswith("--ex_k=10 --dims=784,312,128,10 --n_tasks=10: the network can "
+                          "grow to hidden sizes [492, 308]")
+    assert "GiB" in msg and "\n" not in msg
+    big = estimate(ex_k=100000, n_tasks=3)
     assert big > 1000 << 30  # 300 k x 300 k float32 weights alone are 336 GiB
     with pytest.raises(ConfigError, match=f"{big / (1 << 30):.1f} GiB of memory; 24.0 GiB"):
-        preflight.check_memory((784, 312, 128, 10), 100000, 3, available=24 << 30)
+        check(3, available=24 << 30, ex_k=100000)
 
 
 # ----------------------------------------------------------------------------- memory: conv
 def test_conv_growth_and_parameter_count_by_hand():
-    """A toy convolutional arch on 6x6x1 images: one 3x3 VALID convolution of 2 filters
-    with 2x2 max-pooling (6 -> 4 -> 2, a flatten block of 2 x 2 = 4 rows per filter), one
-    fully connected layer of 4 units, a head of 5. Filters and units grow as MLP units."""
-    from den_tf.model.archs.specs import CONV_ARCHS, ConvArch, ConvBlock
-    toy = ConvArch("toy", (ConvBlock(2, 3, "VALID", 2, 2),), (4,))
+    """A toy network on 6x6x1 images: one 3x3 VALID convolution of 2 filters with 2x2
+    max-pooling (6 -> 4 -> 2, a flatten block of 2 x 2 = 4 rows per filter), one dense
+    layer of 4 units, a head of 5. Filters and units grow as MLP units."""
+    toy = dict(arch="conv2k3vp2,fc4", dims=(5,), n_classes=5, input_size=36, ex_k=3)
     # task 2, ex_k 3: 2 -> 2 + 3 + min(3, 2) = 7 filters; 4 -> 4 + 3 + 3 = 10 units
-    assert preflight.conv_max_sizes(toy, 3, 2) == ([7], [10])
-    assert preflight.conv_max_sizes(toy, 3, 1) == ([2], [4])
+    fp = footprint(n_tasks=2, **toy)
     # kernel 3*3*1*7 + 7 biases; dense 7 filters x 4 rows = 28 rows -> 10 units; 2 heads
-    assert preflight.conv_parameter_count(toy, (6, 6, 1), [7], [10], 5, 2) == \
-        (9 * 7 + 7) + (28 * 10 + 10) + 2 * (10 * 5 + 5) == 470
+    assert fp.params == (9 * 7 + 7) + (28 * 10 + 10) + 2 * (10 * 5 + 5) == 470
     # per example: the 4x4 map of 7 filters before pooling, 10 units, 5 outputs
-    assert preflight.conv_activations(toy, (6, 6, 1), [7], [10], 5) == 4 * 4 * 7 + 10 + 5
+    assert fp.activations == 4 * 4 * 7 + 10 + 5
+    assert "[7] filters" in fp.what and "[10] units" in fp.what
+    assert footprint(n_tasks=1, **toy).params == (9 * 2 + 2) + (8 * 4 + 4) + (4 * 5 + 5)
     # lenet on MNIST, ex_k 10, 2 tasks: conv 20 -> 40 and 50 -> 70 filters, fc 800 -> 820,
     # 500 -> 520; 28 -> 24 -> 12 -> 8 -> 4, so the first dense layer has 70 x 16 rows
-    assert preflight.conv_max_sizes("lenet", 10, 2) == ([40, 70], [820, 520])
-    net = preflight.largest_network((10,), 10, 2, "lenet", (28, 28, 1))
+    assert [grown_size(u, 10, 2) for u in LENET.units()] == [40, 70, 820, 520]
+    net = footprint(n_tasks=2, arch="lenet", ex_k=10)
     assert net.params == ((25 * 40 + 40) + (25 * 40 * 70 + 70) + (70 * 16 * 820 + 820)
                           + (820 * 520 + 520) + 2 * (520 * 10 + 10))
     assert net.activations == 24 * 24 * 40 + 8 * 8 * 70 + 820 + 520 + 10
     # at the initial sizes with one head: what the built network holds (test_conv checks
-    # n_params() == base_n_params, which is ConvArch.base_params)
-    for name, shape in (("lenet", (28, 28, 1)), ("conv5", (32, 32, 3)), ("conv5", (28, 28, 1))):
-        assert preflight.largest_network((10,), 10, 1, name, shape).params == \
-            CONV_ARCHS[name].base_params(shape, 10)
+    # n_params() == base_n_params)
+    for name, size, shape in (("lenet", 784, (28, 28, 1)), ("conv5", 3072, (32, 32, 3)),
+                              ("conv5", 784, (28, 28, 1))):
+        arch = resolve_arch(name)
+        assert footprint(n_tasks=1, arch=name, input_size=size, image_shape=shape).params \
+            == arch.parameter_count(size, shape, arch.units(), 10, 1)
 
 
 def test_conv_estimate_counts_the_convolutional_network(mnist):
-    """The MLP estimate of --dims=10 (no hidden layer) would be tiny; lenet's is not."""
-    mlp = preflight.estimate_peak_bytes((10,), 100000, 3)
-    conv = preflight.estimate_peak_bytes((10,), 100000, 3, arch="lenet", image_shape=(28, 28, 1))
-    assert mlp < 2 << 30 and conv > 1000 << 30
+    """lenet's layers are counted: its filters grow by ex_k like units."""
+    assert estimate(n_tasks=3, ex_k=100000, arch="lenet") > 1000 << 30
     # a measured peak: lenet, 2 tasks, ex_k 10, --max_iter=5 --train_seed=1: 2349 MiB
-    est = preflight.estimate_peak_bytes((10,), 10, 2, preflight.data_bytes(mnist), 10000,
-                                      arch="lenet", image_shape=(28, 28, 1))
+    est = estimate(n_tasks=2, data_bytes=preflight.data_bytes(mnist), arch="lenet")
     assert 2349 << 20 < est < 2 * (2349 << 20)
     with pytest.raises(ConfigError) as e:
-        preflight.check_memory((10,), 100000, 3, arch="lenet", image_shape=(28, 28, 1),
-                             available=24 << 30)
+        check(3, available=24 << 30, arch="lenet", ex_k=100000)
     msg = str(e.value)
     assert msg.startswith("--arch=lenet --ex_k=100000 --dims=10 --n_tasks=3: ")
     assert "[300040, 300100] filters" in msg and "\n" not in msg
@@ -239,14 +265,14 @@ def test_small_lenet_is_not_refused(tmp_path, mnist_dir, monkeypatch, capsys):
     on to import TensorFlow (stopped there: no training)."""
     from den_tf import cli
     seen = []
-    real = preflight.check_memory
+    real = preflight.memory.check_memory
 
     def spy(*args, **kw):
         seen.append(real(*args, **kw))
         return seen[-1]
 
     monkeypatch.setattr(preflight.memory, "available_memory", lambda: 8 << 30)
-    monkeypatch.setattr(preflight, "check_memory", spy)
+    monkeypatch.setattr(preflight.memory, "check_memory", spy)
 
     def stop():
         raise _Stop("past the checks")
@@ -263,39 +289,36 @@ def test_small_lenet_is_not_refused(tmp_path, mnist_dir, monkeypatch, capsys):
 def test_q8_growth_rule():
     """--paper=Q8: every drifted task-start unit can be split, no ex_k cap:
     n -> n + ex_k + n per task (the original's rule caps the duplicates at ex_k)."""
-    assert preflight.grown_size(312, 10, 2) == 312 + 10 + 10
-    assert preflight.grown_size(312, 10, 2, split_all=True) == 312 + 10 + 312 == 634
-    assert preflight.grown_size(312, 10, 3, split_all=True) == 634 + 10 + 634
-    assert preflight.max_hidden_sizes((784, 312, 128, 10), 10, 3, split_all=True) == [1278, 542]
-    assert preflight.max_hidden_sizes((784, 312, 128, 10), 10, 1, split_all=True) == [312, 128]
-    assert preflight.conv_max_sizes("lenet", 10, 2, split_all=True) == ([50, 110], [1610, 1010])
-    q8 = preflight.estimate_peak_bytes((784, 312, 128, 10), 10, 3, split_all=True)
-    assert q8 > preflight.estimate_peak_bytes((784, 312, 128, 10), 10, 3)
+    assert grown_size(312, 10, 2) == 312 + 10 + 10
+    assert grown_size(312, 10, 2, split_all=True) == 312 + 10 + 312 == 634
+    assert grown_size(312, 10, 3, split_all=True) == 634 + 10 + 634
+    assert max_hidden_sizes((784, 312, 128, 10), 10, 3, split_all=True) == [1278, 542]
+    assert max_hidden_sizes((784, 312, 128, 10), 10, 1, split_all=True) == [312, 128]
+    assert footprint(n_tasks=3, worst=True) is None  # without Q8, no worst case apart
+    q8 = footprint(n_tasks=3, worst=True, paper=("Q8",))
+    assert q8.what == "hidden sizes [1278, 542]"
+    assert q8.params > footprint(n_tasks=3, paper=("Q8",)).params
 
 
 def test_check_memory_with_q8():
     """Q8's worst case (every unit split in every task) is said, not refused; the capped
     rule still refuses what cannot fit, with or without Q8."""
-    dims = (784, 312, 128, 10)
     said = []
-    need = preflight.check_memory(dims, 10, 8, available=8 << 30, warn=said.append)
+    need = check(8, available=8 << 30, warn=said.append)
     assert said == []  # no Q8: nothing to say
-    assert preflight.check_memory(dims, 10, 8, paper=("Q6", "Q8"), available=8 << 30,
-                                warn=said.append) == need
+    assert check(8, available=8 << 30, warn=said.append, paper=("Q6", "Q8")) == need
     assert len(said) == 1
     msg = said[0]
     assert msg.startswith("--ex_k=10 --dims=784,312,128,10 --n_tasks=8 --paper=Q6,Q8: ")
     assert "[41206, 17654]" in msg and "the run goes on" in msg and "\n" not in msg
     said.clear()
-    preflight.check_memory(dims, 10, 3, paper=("Q8",), available=8 << 30, warn=said.append)
+    check(3, available=8 << 30, warn=said.append, paper=("Q8",))
     assert said == []  # its worst case fits: nothing said
     from den_tf.config import parse_paper
-    preflight.check_memory(dims, 10, 8, paper=parse_paper(["all"]), available=8 << 30,
-                         warn=said.append)
+    check(8, available=8 << 30, warn=said.append, paper=parse_paper(["all"]))
     assert len(said) == 1 and "--n_tasks=8 --paper=all: " in said[0]
     with pytest.raises(ConfigError, match=r"^--ex_k=1000 --dims=784,312,128,10 --n_tasks=8: "):
-        preflight.check_memory(dims, 1000, 8, paper=("Q8",), available=8 << 30,
-                             warn=said.append)
+        check(8, available=8 << 30, warn=said.append, paper=("Q8",), ex_k=1000)
 
 
 @pytest.mark.parametrize("paper", ["Q8", "Q6"])
@@ -325,54 +348,53 @@ def test_q8_is_checked_by_the_command_line(tmp_path, mnist_dir, monkeypatch, cap
 # ----------------------------------------------------------------------------- memory: baselines
 def test_baseline_counts_by_hand():
     """--dims=6,4,2,3, 3 tasks; no ex_k growth for any baseline."""
-    dims = (6, 4, 2, 3)
+    toy = dict(n_tasks=3, input_size=6, dims=(6, 4, 2, 3), n_classes=3)
     base = (6 * 4 + 4) + (4 * 2 + 2) + (2 * 3 + 3)  # 47: one network, one head
-    stl = preflight.baseline_network("stl", dims, 3)
+    stl = footprint("stl", **toy)
     assert (stl.params, stl.activations, stl.extra) == (3 * base, 4 + 2 + 3, 0)
     # progressive, column_scale 0.5: columns of [2, 1] units, each with its head (23);
     # laterals from one earlier column: 2 x 1 into hidden layer 2, 1 x 3 into the head
-    assert preflight.column_units(dims, 0.5) == [2, 1]
+    assert column_units([4, 2], 0.5) == [2, 1]
     column = (6 * 2 + 2) + (2 * 1 + 1) + (1 * 3 + 3)
-    prog = preflight.baseline_network("progressive", dims, 3, column_scale=0.5)
+    prog = footprint("progressive", column_scale=0.5, **toy)
     assert prog.params == 3 * column + (2 * 1 + 1 * 3) * (0 + 1 + 2) == 84
     assert prog.activations == 3 * (2 + 1) + 3  # task 3 runs all three columns
     hidden_params = (6 * 4 + 4) + (4 * 2 + 2)
     for method in ("dnn", "l2", "ewc", "mtl"):
-        net = preflight.baseline_network(method, dims, 3)
+        net = footprint(method, **toy)
         assert net.params == hidden_params + 3 * (2 * 3 + 3)
-        assert net.extra == (preflight.EWC_BYTES * hidden_params if method == "ewc" else 0)
-    assert preflight.baseline_network("mtl", dims, 3).activations == 4 + 2 + 3 + 3 * 3
+        assert net.extra == (EWC_BYTES * hidden_params if method == "ewc" else 0)
+        assert net.pooled_tasks == (3 if method == "mtl" else 0)
+    assert footprint("mtl", **toy).activations == 4 + 2 + 3 + 3 * 3
     # the widest forward pass: mtl validates on every task's validation set at once
-    assert preflight.eval_rows(5000, 10000) == preflight.eval_rows(5000, 10000, "dnn", 3) == 10000
-    assert preflight.eval_rows(5000, 10000, "mtl", 3) == 15000
+    assert preflight.eval_rows(5000, 10000) == preflight.eval_rows(5000, 10000, 0) == 10000
+    assert preflight.eval_rows(5000, 10000, 3) == 15000
 
 
 def test_baseline_counts_match_the_baselines():
     """The counts are what den_tf/baselines builds: STL's and progressive's n_params()
     after 3 tasks (progressive counts every column, head and lateral weight)."""
-    from den_tf.baselines.progressive import Progressive, column_units
+    from den_tf.baselines.progressive import Progressive
     from den_tf.baselines.stl import STL
-    from den_tf.config import BaselineConfig
     from tests.test_baselines import ToyStream
     dims = (20, 12, 8, 10)
-    for cls, scale in ((STL, 0.5), (Progressive, 0.5), (Progressive, 0.3)):
-        cfg = BaselineConfig(dims=dims, n_classes=10, method=cls.name, column_scale=scale,
-                             train_seed=1)
+    for cls, scale in ((STL, None), (Progressive, 0.5), (Progressive, 0.3)):
+        own = {} if scale is None else {"column_scale": scale}
+        cfg = Config(dims=dims, n_classes=10, method=cls.name, train_seed=1, **own)
         m = cls(cfg, ToyStream(3))  # (inputs of 20 values, 10 outputs per task)
         for k in (1, 2, 3):
             m.begin_task(k, None)
-        assert preflight.baseline_network(cls.name, dims, 3, scale).params == m.n_params()
-        assert preflight.column_units(dims, scale) == column_units(dims, scale)
+        fp = footprint(cls.name, n_tasks=3, input_size=20, dims=dims, n_classes=10, **own)
+        assert fp.params == m.n_params()
 
 
 @pytest.mark.parametrize("method,dims,refused", [
     ("stl", "784,8000,8000,10", True),  # 3 networks of 70 M parameters: 15 GiB
     ("dnn", "784,8000,8000,10", False),  # one network and 3 heads: 7 GiB
-    ("stl", "784,312,128,10", False),  # DEN's growth by --ex_k=100000 does not apply
 ])
 def test_baselines_are_checked_by_the_command_line(tmp_path, mnist_dir, monkeypatch, capsys,
                                                    method, dims, refused):
-    """8 GiB free (faked), 3 tasks, --ex_k=100000 (ignored by the baselines)."""
+    """8 GiB free (faked), 3 tasks."""
     from den_tf import cli
     monkeypatch.setattr(preflight.memory, "available_memory", lambda: 8 << 30)
 
@@ -381,11 +403,11 @@ def test_baselines_are_checked_by_the_command_line(tmp_path, mnist_dir, monkeypa
 
     monkeypatch.setattr(cli, "_import_tensorflow_quietly", stop)
     status, out, err = run_in_process(
-        [f"--method={method}", f"--dims={dims}", "--ex_k=100000", "--n_tasks=3",
+        [f"--method={method}", f"--dims={dims}", "--n_tasks=3",
          "--max_iter=5", f"--data_dir={mnist_dir}", f"--log_file={tmp_path / 'run.log'}"],
         capsys)
-    lines = [l for l in err.strip().splitlines() if not l.startswith("den_tf: warning: ")]
-    assert len(lines) == 1, err  # (and the warning that --ex_k has no effect)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
     if refused:
         assert status == 2, err
         assert lines[0].startswith(f"den_tf: error: --method={method} --dims={dims} "

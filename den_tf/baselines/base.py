@@ -47,7 +47,8 @@ class OneNetwork:
         self.network = self.new_network(t)
 
     def add_head(self, t: int) -> None:
-        """A new glorot head for task t on the top hidden layer (spec step 1's draws)."""
+        """A new glorot head for task t on the top hidden layer (the draws of
+        algorithm.md#head-only)."""
         rows, n_out = self.network.hidden[-1].n_out, self.n_outputs(t)
         self.network.add_head(t, self.init.glorot(f"t{t}/head_W", (rows, n_out)),
                               self.init.bias(f"t{t}/head_b", (n_out,)))

@@ -48,3 +48,13 @@ def one_per_task(config, arch, input_size, image_shape, n_tasks) -> Footprint:
     return Footprint(n_tasks * one, arch.activations(input_size, image_shape, units, n_out),
                      0, f"{n_tasks} base networks of {arch.describe(units, image_shape)}",
                      flags(config, n_tasks), ADVICE)
+
+
+def holds(estimate, **kw):
+    """The `memory` of a card whose method holds a network that does not grow:
+    `estimate(config, arch, input_size, image_shape, n_tasks, **kw)`, no worst case
+    apart (`MethodCard.memory`)."""
+    def memory(config, arch, input_size, image_shape, n_tasks, worst=False):
+        return None if worst else estimate(config, arch, input_size, image_shape, n_tasks,
+                                           **kw)
+    return memory

@@ -158,7 +158,7 @@ SHARED = define(
             resume="free"),
     Setting("arch", "string", "mlp",
             "Network: a registered name (mlp: the original's, sizes from --dims; lenet; "
-            "conv5) or a layer spec: comma-separated convK layers then fcU layers, e.g. "
+            "conv5) or a layer spec, comma-separated convK layers then fcU layers, e.g. "
             "conv32k5p2,conv64k5p2,fc256 (docs/conv.md#your-own-network). Every "
             "convolutional filter and dense unit is a DEN unit.", _arch_rule, learned=True,
             group="network"),

@@ -22,7 +22,7 @@ import numpy as np
 
 from den_tf.errors import DataError  # noqa: F401  (re-exported for the readers)
 
-# TF1's rule (spec "The benchmark"): validation = the FIRST 5000 training images.
+# TF1's rule (algorithm.md#benchmark): validation = the FIRST 5000 training images.
 VALIDATION_SIZE = 5000
 PIXEL_SCALE = np.float32(1.0 / 255.0)
 

@@ -15,7 +15,7 @@ unpickler (only numpy arrays and plain containers: a data file cannot run code).
 Any fault is one `DataError` line naming the file (and the member) and the fault.
 
 Images are converted to channel-last (row, column, channel) and flattened: uint8
-[n, 32*32*3]. The split is TF1's MNIST rule (spec "The benchmark"): validation = the
+[n, 32*32*3]. The split is TF1's MNIST rule (algorithm.md#benchmark): validation = the
 FIRST 5000 training images in the files' order (data_batch_1 first), train = the other
 45000, test = the 10000 test images.
 

@@ -1,5 +1,5 @@
 """Fetching a data set's files into its folder when they are not there, the one way every
-reader does it (spec "The benchmark": the data checks):
+reader does it (algorithm.md#benchmark: the data checks):
 
 * `reachable`: the quick connection check that comes first, so that a machine without
   network stops at once with one line naming the hosts;

@@ -1,5 +1,5 @@
 """The MNIST family (MNIST, Fashion-MNIST) from IDX files, in TF1's split
-(spec "The benchmark").
+(algorithm.md#benchmark).
 
 * IDX files are read and checked (magic, sizes, counts, label range); any fault is one
   `DataError` line naming the file.
@@ -141,7 +141,7 @@ def _to_split(images: np.ndarray, labels: np.ndarray, img_path: str, lbl_path: s
 
 def read_mnist(data_dir: str, validation_size: int = VALIDATION_SIZE,
                name: str = "mnist") -> ImageData:
-    """Reads the four IDX files of data_dir into TF1's split (spec: "The benchmark").
+    """Reads the four IDX files of data_dir into TF1's split (algorithm.md#benchmark).
     `name` only labels the data (`mnist` or `fashion_mnist`: the files are alike)."""
     if not os.path.isdir(data_dir):
         raise DataError(f"{data_dir}: data directory not found")

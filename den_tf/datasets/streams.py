@@ -6,7 +6,7 @@ Every stream has the same interface (task t counts from 1):
 | --- | --- |
 | `kind` | its name: "permuted", "split", "rotated" (the registered streams), or a user's |
 | `data`, `n_tasks` | the data set, the number of tasks |
-| `rng` | the task RandomState (seeded by task_seed), continued after drawing the stream: the duplicates' random biases continue it (spec step 8, Q10) |
+| `rng` | the task RandomState (seeded by task_seed), continued after drawing the stream: the duplicates' random biases continue it (algorithm.md#split, Q10) |
 | `task_tensors(t)` | `den_tf.datasets.tensors.TaskTensors` of task t (resident tensors for the phase runner) |
 | `test_set(t)` | (x float32 tensor [n, d], y float32 tensor [n, n_outputs(t)]) of task t |
 | `n_outputs(t)` | outputs of task t's head (its number of classes) |
@@ -22,7 +22,7 @@ stream is held, checked, made resident and exported by the same code.
 
 The built-in streams:
 
-* `permuted` (the original's benchmark, spec "The benchmark"): every task sees every
+* `permuted` (the original's benchmark, algorithm.md#benchmark): every task sees every
   image with its pixels in a fixed random order: `np.random.seed(task_seed)` then one
   `permutation(d)` per task, from numpy's legacy RandomState, at least ten (seed 1004
   gives the original's ten permutations, and the RandomState ends where the

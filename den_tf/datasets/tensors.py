@@ -5,7 +5,7 @@
 * `TaskTensors`: a task's training tensors (the shared ones; its transform is applied to
   each minibatch inside the compiled step) and its validation and test sets (held
   transformed, as float32).
-* `train_batch`: one minibatch as the task sees it (spec "Pieces shared by every phase":
+* `train_batch`: one minibatch as the task sees it (algorithm.md#minibatches:
   a random subset of the training set, TF1's float32 pixels).
 
 Imports: nothing of den_tf but den_tf.datasets.

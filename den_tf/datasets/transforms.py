@@ -6,7 +6,7 @@ the data set stores them become the images the network reads for that task.
 | class | KIND | what |
 | --- | --- | --- |
 | `Identity` | identity | the images as they are (a class split of the classes) |
-| `Permute` | permute | a fixed pixel permutation: out[:, j] = images[:, permutation[j]] (spec "The benchmark": permuted MNIST) |
+| `Permute` | permute | a fixed pixel permutation: out[:, j] = images[:, permutation[j]] (algorithm.md#benchmark: permuted MNIST) |
 | `Rotate` | rotate | a fixed rotation as a bilinear resampling: out[:, j] = sum_k weights[k, j] * images[:, indices[k, j]], 4 taps per pixel (the rotated stream) |
 
 Each has the same three forms:
@@ -123,7 +123,7 @@ class Identity(Transform):
 
 
 class Permute(Transform):
-    """A fixed pixel permutation (spec "The benchmark"): out[:, j] = images[:, perm[j]]."""
+    """A fixed pixel permutation (algorithm.md#benchmark): out[:, j] = images[:, perm[j]]."""
 
     KIND = "permute"
     REARRANGES = True

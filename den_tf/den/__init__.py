@@ -1,8 +1,8 @@
 """DEN itself (Yoon et al. 2018): the trainer that runs a task start to end, and its
-phases, one module each, in the order a task runs them (spec "Task t > 1"):
+phases, one module each, in the order a task runs them (algorithm.md#later-tasks):
 
-* `trainer`: `DENTrainer`, one task start to end (spec "Task 1", "Task t > 1", "End of
-  every task");
+* `trainer`: `DENTrainer`, one task start to end
+  (algorithm.md#task-1, #later-tasks, #end-of-task);
 * `first_task`: task 1, everything trains;
 * `selective`: steps 1-4: train the new head, select the subnetwork, retrain it, union;
 * `expansion`: steps 6-7: add ex_k units per hidden layer (filters, in a convolutional

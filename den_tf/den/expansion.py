@@ -1,4 +1,5 @@
-"""Dynamic expansion: spec steps 6-7 (paper Sec. 3, "Dynamic network expansion", Eq. 3).
+"""Dynamic expansion: algorithm.md#expansion and #pruning (paper Sec. 3, "Dynamic network
+expansion", Eq. 3).
 
 6. `expand`: every hidden layer gets ex_k new units. Layer l gains `bw` (incoming weights
    from the old units below), `bb` (biases) and, above the first layer, `tw` (rows for

@@ -1,5 +1,5 @@
-"""Spec "Task 1": every variable trains, no pull toward previous weights, max_iter
-iterations with iteration lines."""
+"""Task 1 (algorithm.md#task-1): every variable trains, no pull toward previous weights,
+max_iter iterations with iteration lines."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Selective retraining: spec steps 1-4 (paper Sec. 3, "Selective retraining", Eq. 1-2).
+"""Selective retraining: algorithm.md#selective-retraining (paper Sec. 3, "Selective
+retraining", Eq. 1-2).
 
 1. `train_new_head`: a new glorot head for the task; only it trains. The original means
    max_iter/10 iterations but starts its counter AT max_iter/10 and stops after the first
@@ -15,8 +16,8 @@
 4. `union`: the retrained blocks are written back into the full network.
 
 `selective_retraining` runs the four and returns the loss that decides whether the
-network expands (spec step 5): the CE of the last minibatch of step 3 (Q7), or, with the
-paper's Q7, the retrained subnetwork's CE on the validation set.
+network expands (algorithm.md#expansion-decision): the CE of the last minibatch of step 3
+(Q7), or, with the paper's Q7, the retrained subnetwork's CE on the validation set.
 
 Convolutional layers (den_tf/model/conv.py) are selected the same way: a filter is selected
 when any of its weights into a selected unit (or filter) above is nonzero; for the first

@@ -1,4 +1,4 @@
-"""Network split and duplication: spec step 8 (paper Sec. 3, "Network split/duplication",
+"""Network split and duplication: algorithm.md#split (paper Sec. 3, "Network split/duplication",
 Eq. 4).
 
 * `choose_units`: per hidden layer, the drift of every old unit j is

@@ -1,4 +1,4 @@
-"""One task of DEN, start to end (spec "Task 1", "Task t > 1", "End of every task").
+"""One task of DEN, start to end (algorithm.md#task-1, #later-tasks, #end-of-task).
 
 `DENTrainer.learn_task(t)`:
   task 1: train everything;
@@ -50,7 +50,7 @@ class TaskRecord:
     test_perf: float
     test_accuracy: float
     sparsity: float
-    expanded: bool  # took the expansion path (spec step 5)
+    expanded: bool  # took the expansion path (algorithm.md#expansion-decision)
     expansions: List[int]  # the "Total expansions" list: kept + duplicated, per layer
     kept: List[int]  # expansion units that survived pruning, per layer
     duplicated: List[int]  # units split, per layer
@@ -69,7 +69,7 @@ class TaskRecord:
 
 def default_init(config: DENConfig, tasks: TaskStream) -> RandomInit:
     """Glorot values from a RandomState seeded by config.train_seed. Duplicates' biases
-    (spec step 8, Q10): without a train_seed, from the RandomState that drew the task
+    (algorithm.md#split, Q10): without a train_seed, from the RandomState that drew the task
     permutations, continued, as the original's global numpy generator; with one, from a
     stream of their own derived from it (so the tasks never depend on the training seed
     and the training never on the task seed)."""
@@ -124,8 +124,8 @@ class DENTrainer(Learner):
         return self.network.forward
 
     def stamp(self, t: int) -> List[int]:
-        """Spec "End of every task": [input, units of each hidden layer, 10] (Q12: a
-        literal 10; with --paper=Q12 the head's size)."""
+        """The timestamp (algorithm.md#timestamps): [input, units of each hidden layer, 10]
+        (Q12: a literal 10; with --paper=Q12 the head's size)."""
         net = self.network
         return net.stamp(t, net.heads[t].n_out) if self.config.follows_paper("Q12") \
             else net.stamp(t)
@@ -190,7 +190,8 @@ class DENTrainer(Learner):
             prev = net.hidden_values()  # the task-start values ("prev")
             last_loss, sel = selective_retraining(ctx, prev)
             selection = [s.tolist() for s in sel]
-            if last_loss >= cfg.loss_thr:  # spec step 5 (Q7); else Q13: the union stands
+            # algorithm.md#expansion-decision (Q7); else Q13: the union stands
+            if last_loss >= cfg.loss_thr:
                 expanded = True
                 kept, deleted = expansion(ctx)
                 pruned = [d.tolist() for d in deleted]

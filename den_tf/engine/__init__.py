@@ -1,7 +1,7 @@
 """What runs a phase: the one compiled phase runner every method calls, the proximal
 operators, the sources of randomness, the callback interface, and the float32 setting.
 
-* `runner`: `PhaseRunner`, `PhaseSpec`, `Hyper` (spec "Pieces shared by every phase":
+* `runner`: `PhaseRunner`, `PhaseSpec`, `Hyper` (algorithm.md#shared:
   the run loop, validation, early stopping);
 * `program`: a phase's compiled step (Adam, regularisers, proximal steps, frozen
   entries kept); `buckets`: the padded programs of --capacity_bucket;

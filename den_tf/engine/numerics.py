@@ -1,4 +1,4 @@
-"""Float32 numerics on every device (spec: the original ran full float32).
+"""Float32 numerics on every device (algorithm.md#shared: the original ran full float32).
 
 TensorFlow runs float32 matmuls and convolutions as TensorFloat-32 (about 10 mantissa
 bits) on GPUs that have it (Ampere, Hopper) unless told otherwise. den_tf turns that off

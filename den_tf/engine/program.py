@@ -1,11 +1,11 @@
 """The step program of a phase: its compiled chunk of steps and the state it reads and
-writes (spec "Pieces shared by every phase"; the phase runner, den_tf.engine.runner,
+writes (algorithm.md#shared; the phase runner, den_tf.engine.runner,
 builds one per phase and runs it). One step, compiled with XLA when enabled:
 
 1. a minibatch gathered from the task's resident training tensors (a permuted task's
    columns permuted in the step; with `Hyper.permute_once`, --permute_once, gathered
    from the task's pixels permuted once, `TaskTensors.train_view`);
-2. objective (spec): mean sigmoid CE
+2. objective (algorithm.md#objective): mean sigmoid CE
    + l2_lambda * sum over trainable entries of v^2 / 2
    + regular_lambda * sum over the previous-task block of (v - prev)^2 / 2;
 3. Adam (TF1's update and defaults: beta1 0.9, beta2 0.999, epsilon 1e-8), a fresh
@@ -16,7 +16,7 @@ builds one per phase and runs it). One step, compiled with XLA when enabled:
 5. frozen entries written back unchanged: they never move, not by one ulp.
 
 A kernel whose trainable entries all lie in its trailing input rows or trailing units
-(the new blocks of an expansion, spec step 6) goes to a forward pass that declares
+(the new blocks of an expansion, algorithm.md#expansion) goes to a forward pass that declares
 `trailing_grads` as a `den_tf.model.forward.TrailingGrad`: its weight gradient is
 computed on those rows and columns only (the same sums, entry by entry), not on the
 frozen rest the mask would discard.
@@ -93,8 +93,8 @@ def _trailing_run(flags: np.ndarray) -> int:
 def trailing_blocks(mask) -> Optional[tuple]:
     """(row0, col0) when every trainable entry of a kernel's mask lies in its trailing
     input rows (axis -2, from row0) or trailing units (last axis, from col0), and those
-    leave some entries out (the blocks of spec step 6); None otherwise (all trainable,
-    or a mask of another pattern)."""
+    leave some entries out (the blocks of algorithm.md#expansion); None otherwise (all
+    trainable, or a mask of another pattern)."""
     if mask is True or mask is False or np.ndim(mask) < 2:
         return None
     m = np.asarray(mask, bool)
@@ -118,8 +118,8 @@ def pad_to(a: np.ndarray, shape, dtype=np.float32) -> np.ndarray:
 
 
 def pull_target(prev, shape) -> tuple:
-    """The pull's target padded to `shape` and the block it covers (spec: "the old
-    block", the top-left corner of prev's shape)."""
+    """The pull's target padded to `shape` and the block it covers (algorithm.md#objective:
+    "the old block", the top-left corner of prev's shape)."""
     prev = np.asarray(prev, np.float32)
     return pad_to(prev, shape), pad_to(np.ones(prev.shape, bool), shape, bool)
 
@@ -217,7 +217,7 @@ class Program:
                   val_x=None, val_y=None, validate=None):
         """Runs n (<= len(idx)) steps; returns the CE of each step ([len(idx)]) and, when
         `validate` (a boolean tensor) holds, the validation of the network the n steps
-        leave (spec "Pieces shared by every phase": every 100 iterations the CE, and in
+        leave (algorithm.md#validation: every 100 iterations the CE, and in
         a phase that prints the sigmoid outputs the perf is computed from; zeros when it
         does not hold). The validation runs in the same compiled function as the steps,
         after them, so a chunk is one host round trip. The task's transform: `kind` (its

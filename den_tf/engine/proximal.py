@@ -1,4 +1,4 @@
-"""Proximal updates applied after every Adam step (spec "Pieces shared by every phase").
+"""Proximal updates applied after every Adam step (algorithm.md#proximal).
 
 Pure functions of tensors, vectorised (no per-column loops), used by the phase runner:
 
@@ -7,12 +7,12 @@ Pure functions of tensors, vectorised (no per-column loops), used by the phase r
   L1 term.
 * `group_lasso_prox`: for each column c of a block, c <- 0 if ||c|| < lam, else
   c - lam * c / ||c||. Paper Eq. (3)'s group sparsity, applied to the blocks made for new
-  units by expansion (spec step 6). A "column" is everything along the axes but the last:
-  one unit's incoming weights in a dense kernel [n_in, n_out], one filter's in a
+  units by expansion (algorithm.md#expansion). A "column" is everything along the axes but
+  the last: one unit's incoming weights in a dense kernel [n_in, n_out], one filter's in a
   convolutional kernel [kh, kw, c_in, c_out] (one group per filter).
 
 * `proximal_step`: both, in the order `prox_order` names. On the new blocks of an
-  expansion the original applies the two with no order between them (spec Q14);
+  expansion the original applies the two with no order between them (faithfulness.md#q14);
   `l1_then_gl` (L1, then group lasso), `gl_only` (group lasso alone on those blocks)
   and `gl_then_l1` are the outcomes it can give. Entries outside every group block get
   L1 alone, whatever the order.
@@ -51,7 +51,7 @@ def group_lasso_prox(v, lam: float, block=None):
 
 def proximal_step(v, l1_lambda: float, gl_lambda: float, groups,
                   prox_order: str):
-    """The proximal updates after one optimizer step (spec "Pieces shared by every phase",
+    """The proximal updates after one optimizer step (algorithm.md#proximal,
     Q14): L1 on every entry and group lasso on every block of `groups` (boolean masks of
     v's shape; each column of a block, v[..., j], is one group), in the order
     `prox_order` names."""

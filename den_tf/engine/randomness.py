@@ -1,12 +1,12 @@
 """Where a run's randomness comes from: minibatches and the initial values of new
 parameters. The trainer takes both as arguments, so a recorded run (shared/trace) can be
-replayed step by step; the defaults are random, as the spec says.
+replayed step by step; the defaults are random, as algorithm.md#shared describes.
 
-* Minibatches (spec "Pieces shared by every phase"): every step a fresh random subset of
+* Minibatches (algorithm.md#minibatches): every step a fresh random subset of
   batch_size training examples, as the original's "shuffle all indices, take the first
   batch_size" gives. `RandomBatches` draws them with a `tf.random.Generator` in a
   compiled function, 100 steps at a time.
-* New parameters: glorot-uniform for every new weight and bias (spec Q2), and U[0, 1)
+* New parameters: glorot-uniform for every new weight and bias (faithfulness.md#q2), and U[0, 1)
   for duplicates' biases (Q10), drawn like the original from the numpy RandomState that
   drew the task permutations.
 
@@ -60,7 +60,7 @@ def _subset_by_keys(gen: tf.random.Generator, n: int, batch: int, pool: int):
 
 
 class RandomBatches(BatchSource):
-    """Fresh random subsets of the training set, one per step (the spec's rule).
+    """Fresh random subsets of the training set, one per step (algorithm.md#minibatches).
 
     Args:
       pool: number of training examples (55000); `indices(..., pool=n)` draws from the
@@ -118,9 +118,9 @@ class RecordedBatches(BatchSource):
 # ----------------------------------------------------------------------------- initial values
 def glorot_limit(shape: Sequence[int]) -> float:
     """TF1's glorot_uniform limit: sqrt(6 / (fan_in + fan_out)); a 1-D shape [n] has
-    fan_in = fan_out = n, so its limit is sqrt(3 / n) (spec Q2). A convolutional kernel
-    [kh, kw, c_in, c_out] has fan_in = kh*kw*c_in and fan_out = kh*kw*c_out (TF's rule:
-    the receptive field times the channels)."""
+    fan_in = fan_out = n, so its limit is sqrt(3 / n) (faithfulness.md#q2). A convolutional
+    kernel [kh, kw, c_in, c_out] has fan_in = kh*kw*c_in and fan_out = kh*kw*c_out (TF's
+    rule: the receptive field times the channels)."""
     if len(shape) == 0:
         fan_in = fan_out = 1
     elif len(shape) == 1:
@@ -143,7 +143,7 @@ class InitSource:
         raise NotImplementedError
 
     def bias(self, key: str, shape: Sequence[int]) -> np.ndarray:
-        """A new bias: glorot-uniform like a weight, as the original (spec Q2)."""
+        """A new bias: glorot-uniform like a weight, as the original (faithfulness.md#q2)."""
         return self.glorot(key, shape)
 
 

@@ -1,4 +1,4 @@
-"""The one phase runner every DEN phase calls (spec "Pieces shared by every phase").
+"""The one phase runner every DEN phase calls (algorithm.md#shared).
 
 A phase trains the layers it is given (hidden layers, head last) on the entries their
 trainable masks allow: `PhaseSpec` says what it trains and how, `Hyper` the numbers a
@@ -11,7 +11,7 @@ in the bucket (den_tf.engine.buckets).
 max_iter; every 100 steps the CE (and, in phases that print, the AUROC) on the whole
 validation set, an iteration line, and early stopping when the mean of the last ten
 validation losses (always divided by 10) moves by less than 1e-6. It returns the counter
-and the CE of the LAST MINIBATCH (which decides expansion, spec step 5; with
+and the CE of the LAST MINIBATCH (which decides expansion, algorithm.md#expansion-decision; with
 `--paper=Q7` the validation CE decides instead, den_tf/den/selective.py). The steps
 between two validations and the validation that ends them run as one compiled chunk:
 one host round trip per 100 steps, where the mean AUROC, the window and the stopping
@@ -54,9 +54,9 @@ class PhaseSpec:
       layers: the network it trains, hidden layers then the head; each layer's
         kernel_mask / bias_mask say which entries train (False: frozen).
       prev: layer index -> (W, b) of the previous task; the pull toward it applies to the
-        top-left block of their shapes (spec: "the old block").
+        top-left block of their shapes (algorithm.md#objective: "the old block").
       groups: layer index -> boolean kernel masks; each column of each block is one
-        group-lasso group (spec step 6).
+        group-lasso group (algorithm.md#expansion).
       start_iter: the counter's start (the head-only phase starts at max_iter / 10, Q4).
       stop_iter: the counter at which the phase ends (None: max_iter).
       one_step: stop after the first step (the head-only phase, Q4).
@@ -121,7 +121,7 @@ class Hyper:
     l2_lambda: float
     gl_lambda: float
     regular_lambda: float
-    prox_order: str  # spec Q14: den_tf.config.PROX_ORDERS
+    prox_order: str  # faithfulness.md#q14: den_tf.den.PROX_ORDERS
     # --capacity_bucket: hidden sizes padded to multiples of it (0: the exact shapes);
     # see `bucketed`.
     bucket: int = 0
@@ -178,7 +178,7 @@ class PhaseRunner:
 
         After `run`, through the phase's own compiled chunk with zero steps (no second
         compilation of the forward pass; the same numbers, to the bit, as a separate
-        prediction): the split line's nn_perf (spec step 8) and Q7's validation CE
+        prediction): the split line's nn_perf (algorithm.md#split) and Q7's validation CE
         (den_tf/den/selective.py) are taken after the phase."""
         if self.padded:  # the layers' weights as they are now (another phase may have used it)
             buckets.load_params(self.program, self.spec)

@@ -1,9 +1,8 @@
 """How a learned task is scored and what a run reports.
 
-* `metrics`: the mean one-vs-rest AUROC (the original's "perf", spec Q3) over the classes
-  that can be scored, and top-1 accuracy, in numpy;
-* `scoring`: one task's test figures on its own timestamp and head (spec "End of every
-  task");
+* `metrics`: the mean one-vs-rest AUROC (the original's "perf", faithfulness.md#q3) over the
+  classes that can be scored, and top-1 accuracy, in numpy;
+* `scoring`: one task's test figures on its own timestamp and head (algorithm.md#evaluation);
 * `results`: the results dict of a run: AUROC and accuracy matrices, averages, backward
   transfer, capacity, timing; `forward_transfer` of a run against a reference run.
 

@@ -1,4 +1,4 @@
-"""Figures the original prints, written with numpy (spec "Performance").
+"""Figures the original prints, written with numpy (algorithm.md#auroc).
 
 `mean_auroc` is the original's "perf" (`test_perf`, `val perf`, `test_acc`): the mean
 over classes of the one-vs-rest ROC AUC of the sigmoid outputs (Q3: it is AUROC, not

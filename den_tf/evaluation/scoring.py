@@ -1,4 +1,4 @@
-"""Scoring a task on its own timestamp and head (spec "End of every task").
+"""Scoring a task on its own timestamp and head (algorithm.md#evaluation).
 
 Task j is evaluated on W_l[:units of l-1 at j, :units of l at j] and head j: units added
 after task j are cut away (the network's `params_for(j)` gives exactly those slices).

@@ -193,15 +193,18 @@ def keras_lenet(net, task: int):
     L = keras.layers
     model = keras.Sequential([keras.Input(tuple(fwd.image_shape))])
     layers = net.layers_for(task)
-    convs = layers[:len(fwd.blocks)]
-    for layer, (padding, pool, stride) in zip(convs, fwd.blocks):
+    convs = layers[:len(fwd.layers)]
+    for layer, spec in zip(convs, fwd.layers):
         k = tuple(layer.kernel.shape)
-        model.add(L.Conv2D(k[3], k[:2], padding=padding.lower(), activation="relu"))
-        if pool:
-            model.add(L.MaxPooling2D(pool, stride, padding="same"))
+        model.add(L.Conv2D(k[3], k[:2], strides=spec.stride, padding=spec.padding.lower(),
+                           activation="relu"))
+        if spec.pool:
+            pool = L.MaxPooling2D if spec.pool == "max" else L.AveragePooling2D
+            model.add(pool(spec.pool_size, spec.pool_stride,
+                           padding=spec.pool_padding.lower()))
     model.add(L.Permute((3, 1, 2)))
     model.add(L.Flatten())
-    dense = layers[len(fwd.blocks):]
+    dense = layers[len(fwd.layers):]
     for i, layer in enumerate(dense):
         model.add(L.Dense(int(layer.kernel.shape[1]),
                           activation="relu" if i < len(dense) - 1 else None))

@@ -1,6 +1,6 @@
 """A CSV log of a run beside TensorBoard (a callback; `--csv_log=PATH` on the command
-line): one row per evaluation of a task, after every task's overall evaluation (spec
-"The benchmark"), flushed at once so that a crash loses nothing already evaluated.
+line): one row per evaluation of a task, after every task's overall evaluation
+(algorithm.md#benchmark), flushed at once so that a crash loses nothing already evaluated.
 
 Columns: `tasks_learned` (i), `task` (j, evaluated after learning task i), `auroc`
 (the original's perf, Q3), `accuracy` (top-1), `loss` (mean sigmoid CE), `capacity`

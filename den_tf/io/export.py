@@ -3,7 +3,7 @@
 `export(network, path, transforms)` writes a SavedModel with two signatures, both taking
 `images` (float32 [batch, input size]) and `task_id` (int32 scalar, 1-based) and returning
 `probabilities` (float32 [batch, n_classes]): the sigmoid outputs of that task's head on
-the units of its timestamp (spec "End of every task", Q12), computed by the network's own
+the units of its timestamp (algorithm.md#timestamps, Q12), computed by the network's own
 forward pass (`network.forward`: `den_tf.model.forward.mlp_logits` for the MLP, the
 convolutional stack of den_tf.model.conv for --arch=lenet|conv5), the one training and
 evaluation use. Convolutional networks take the same flat images (reshaped inside).
@@ -27,7 +27,7 @@ The model also carries what every task expects, as variables a user can read aft
 
 * `m.timestamps`: int32 [tasks, hidden layers + 2], task t's timestamp in row t-1
   ([input size, units of each hidden layer, outputs of its head]: the head's real
-  width, where the log's shape lines keep the original's literal 10, spec Q12);
+  width, where the log's shape lines keep the original's literal 10, faithfulness.md#q12);
 * `m.transform_kinds`: string [tasks], the kind of task t's input transform;
 * `m.permutations`: int32 [tasks, input size]: for a "permute" task, the transformed
   image is `images[:, m.permutations[t - 1]]` (numpy indexing); for a task of another
@@ -75,7 +75,7 @@ class ExportParts:
     """What a SavedModel of a learner holds: `variables` (numpy arrays, each stored once),
     and per task t (1-based, in order) `per_task[t - 1]`: [(variable index, shape)] of the
     parameters its forward pass takes, in order (a shape smaller than the variable's is
-    its top-left slice: a timestamp's units, spec Q12), `forwards[t - 1]` its forward
+    its top-left slice: a timestamp's units, faithfulness.md#q12), `forwards[t - 1]` its forward
     pass, `stamps[t - 1]` its timestamp."""
 
     variables: List[np.ndarray]

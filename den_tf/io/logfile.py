@@ -1,5 +1,5 @@
-"""Where the log is written: stdout and the log file, line by line (spec: every line the
-original prints; den_tf.io.loglines has their formats)."""
+"""Where the log is written: stdout and the log file, line by line (algorithm.md#log-lines:
+every line the original prints; den_tf.io.loglines has their formats)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Every log line the original prints, in its exact format, in one place (spec: the
-print formats of "Task t > 1", "End of every task"), plus our own prefixed lines.
+"""Every log line the original prints, in its exact format, in one place
+(algorithm.md#log-lines), plus our own prefixed lines.
 
 Lines the original does not print start with PREFIX, so that the original-format lines
 stay comparable line by line.
@@ -45,7 +45,7 @@ def total_expansions(per_layer: Sequence[int]) -> str:
 
 
 def shape(layer: int, dims: Sequence[int]) -> str:
-    # The original prints the LAYER index after "task" (spec "End of every task").
+    # The original prints the LAYER index after "task" (algorithm.md#timestamps).
     return " [*] task %d, shape : %s" % (layer, [int(d) for d in dims])
 
 

@@ -3,13 +3,13 @@ end_task, FACIL's hooks): one task at a time, the framework owning the task coun
 
 `Learner` writes once what every method does around its own training:
 
-* `start_task(t)`: checks that t is the next task and logs its header (spec: "TASK %d
-  TRAINING" before each task);
+* `start_task(t)`: checks that t is the next task and logs its header
+  (algorithm.md#benchmark: "TASK %d TRAINING" before each task);
 * `run_phase(spec, hyper, data, batches)`: one phase through the one compiled runner
   (den_tf.engine.runner), with the original's iteration lines;
-* `finish_task(t, data, phases, start, **extra)`: spec "End of every task": the task's
+* `finish_task(t, data, phases, start, **extra)`: algorithm.md#end-of-task: the task's
   timestamp and shape lines, its test figures and test line, its record;
-* `evaluate_all(upto)`: the overall evaluation of tasks 1..upto (spec "The benchmark":
+* `evaluate_all(upto)`: the overall evaluation of tasks 1..upto (algorithm.md#benchmark:
   every task on its own test set with its own timestamp and head, and avg_perf).
 
 A method says how the network looks to task t (`params_for`, `forward_for`, `stamp`,
@@ -114,7 +114,7 @@ class Learner:
         return None
 
     def shape_lines(self, t: int) -> List[str]:
-        """Task t's shape lines (spec "End of every task"): the timestamp's pairs for the
+        """Task t's shape lines (algorithm.md#timestamps): the timestamp's pairs for the
         MLP, the layers' real kernel shapes for a convolutional architecture."""
         shapes = self.kernel_shapes(t)
         if shapes is None:
@@ -129,7 +129,7 @@ class Learner:
 
     @property
     def stamps(self) -> Dict[int, List[int]]:
-        """The timestamp of every task learned (spec "End of every task")."""
+        """The timestamp of every task learned (algorithm.md#timestamps)."""
         return self._stamps
 
     @property
@@ -177,8 +177,8 @@ class Learner:
         return score_params(t, self.params_for(t), self.forward_for(t), x, y, self.config.xla)
 
     def sparsity(self, t: int) -> float:
-        """(zeros + 1) / (size + 1) over the weight matrices task t uses (spec: printed
-        per task; biases not counted)."""
+        """(zeros + 1) / (size + 1) over the weight matrices task t uses
+        (algorithm.md#end-of-task: printed per task; biases not counted)."""
         mats = [np.asarray(p) for p in self.params_for(t)[0::2]]
         size = float(sum(m.size for m in mats))
         zeros = float(sum(m.size - np.count_nonzero(m) for m in mats))
@@ -186,8 +186,9 @@ class Learner:
 
     def finish_task(self, t: int, data, phases: dict, start: float, test_line: bool = True,
                     **extra):
-        """Spec "End of every task": timestamp and shape lines, test figures and the test
-        line of task t; its record (`Record`, with `extra` fields), kept and returned."""
+        """End of every task (algorithm.md#end-of-task): timestamp and shape lines, test
+        figures and the test line of task t; its record (`Record`, with `extra` fields),
+        kept and returned."""
         self.stamps[t] = self.stamp(t)
         for line in self.shape_lines(t):
             self.log(line)

@@ -7,20 +7,20 @@ units are the filters (output channels, the last axis), each with a birth timest
 input units are the input channels (axis -2). Every DEN operation is the layer family's
 own, on those axes:
 
-* expansion (spec step 6): `append_units` adds ex_k filters (their kernels over the old
-  input channels: `bw`); `append_inputs` adds the new input channels' slices to the layer
-  above (`tw`), for the new filters of the layer below;
+* expansion (algorithm.md#expansion): `append_units` adds ex_k filters (their kernels over
+  the old input channels: `bw`); `append_inputs` adds the new input channels' slices to the
+  layer above (`tw`), for the new filters of the layer below;
 * group lasso (paper Eq. 3): one group per new filter, all its incoming weights
   (den_tf.engine.proximal reduces over every axis but the last);
-* pruning (spec step 7): `delete_units` drops the new filters group lasso zeroed, and the
-  layer above `delete_inputs` their channels (or, for the first dense layer, their
+* pruning (algorithm.md#pruning): `delete_units` drops the new filters group lasso zeroed,
+  and the layer above `delete_inputs` their channels (or, for the first dense layer, their
   flatten blocks);
-* selection (spec step 2): `inputs_feeding` gives the channels with any nonzero weight
-  into the selected filters or units above;
-* drift and duplication (spec step 8): drift per filter over all its incoming weights;
+* selection (algorithm.md#selection): `inputs_feeding` gives the channels with any nonzero
+  weight into the selected filters or units above;
+* drift and duplication (algorithm.md#split): drift per filter over all its incoming weights;
   `duplicate_units` copies filters, and the layer above `duplicate_inputs` copies their
   channels (or flatten blocks);
-* timestamps: `sliced(n_in, n_out)` gives kernel[:, :, :n_in, :n_out] (spec Q12).
+* timestamps: `sliced(n_in, n_out)` gives kernel[:, :, :n_in, :n_out] (faithfulness.md#q12).
 
 The flatten between the last convolutional layer and the first dense layer is
 channel-major: the [batch, H, W, C] maps are transposed to [batch, C, H, W] before the

@@ -1,5 +1,5 @@
 """The forward pass of the MLP, the loss, and the compiled prediction every evaluation
-uses (spec "Output": logits = h @ W_t + b_t, sigmoid outputs, mean sigmoid CE).
+uses (algorithm.md#output: logits = h @ W_t + b_t, sigmoid outputs, mean sigmoid CE).
 
 Imports: nothing of den_tf but den_tf.model.
 """
@@ -15,13 +15,13 @@ import tensorflow as tf
 @dataclasses.dataclass(frozen=True, eq=False)
 class TrailingGrad:
     """A kernel of which a phase trains only entries in its trailing input rows (axis -2,
-    from `row0`) or its trailing units (the last axis, from `col0`): the blocks of spec
-    step 6 (`bw`: the new units' columns, `tw`: the rows of the new units below). A
-    forward pass given one (through `matmul` here or den_tf.model.conv.conv2d) computes
-    the same outputs, and the kernel gradient only on those rows and columns (zeros
+    from `row0`) or its trailing units (the last axis, from `col0`): the blocks of
+    algorithm.md#expansion (`bw`: the new units' columns, `tw`: the rows of the new units
+    below). A forward pass given one (through `matmul` here or den_tf.model.conv.conv2d)
+    computes the same outputs, and the kernel gradient only on those rows and columns (zeros
     elsewhere: entries the phase does not train, whose gradient it discards). Each entry
-    computed is the same sum over the batch as in the whole gradient; what it saves is
-    the rest (in the expansion phase, most of the first layer's weight gradient)."""
+    computed is the same sum over the batch as in the whole gradient; what it saves is the
+    rest (in the expansion phase, most of the first layer's weight gradient)."""
 
     kernel: Any
     row0: int
@@ -89,7 +89,7 @@ def mlp_logits(params: Sequence, x):
     """Logits of the MLP `[W1, b1, ..., WL, bL, Wh, bh]`: relu hidden layers, linear head.
 
     A head with ONE column and a bias of n_out broadcasts to n_out logits that share the
-    column: the selective-retraining subnetwork of spec step 3 (Q6).
+    column: the selective-retraining subnetwork of algorithm.md#retraining (Q6).
     """
     return matmul(mlp_features(params[:-2], x), params[-2]) + params[-1]
 
@@ -108,7 +108,7 @@ def features_of(forward: Callable) -> Callable:
 
 
 def mean_sigmoid_ce(labels, logits):
-    """Mean sigmoid cross-entropy over batch and outputs (spec: "Output")."""
+    """Mean sigmoid cross-entropy over batch and outputs (algorithm.md#output)."""
     return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits))
 
 

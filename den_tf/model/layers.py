@@ -1,7 +1,7 @@
 """The expandable layers: layers whose output units carry birth timestamps.
 
-Spec "End of every task" (Q12): task j later runs on the units that existed when it was
-learned. Units are only ever appended (expansion, duplication) or deleted among the
+Timestamps (algorithm.md#timestamps, Q12): task j later runs on the units that existed when
+it was learned. Units are only ever appended (expansion, duplication) or deleted among the
 newest (pruning), so the births of a layer's units never decrease along the unit axis and
 "the units born at or before task j" is always a prefix: the forward pass for task j
 slices the kernel to the first input and output units, which is exactly the original's
@@ -71,7 +71,7 @@ class DenLayer(keras.layers.Layer):
     # ----------------------------------------------------------------- state
     def _set(self, kernel: np.ndarray, bias: np.ndarray, birth: np.ndarray) -> None:
         # A one-unit kernel with a longer bias is the selective-retraining head whose
-        # single column serves every output (spec step 3, Q6).
+        # single column serves every output (algorithm.md#retraining, Q6).
         if (kernel.ndim != self.NDIM or bias.ndim != 1
                 or kernel.shape[-1] not in (bias.shape[0], 1) or birth.shape != bias.shape
                 or kernel.shape[-2] % self.in_block):
@@ -132,12 +132,12 @@ class DenLayer(keras.layers.Layer):
 
     def unit_block_shape(self, k: int) -> tuple:
         """Kernel shape of the incoming weights of k new units over the current inputs
-        (spec step 6's `bw`)."""
+        (algorithm.md#expansion: `bw`)."""
         return tuple(int(d) for d in self.kernel.shape[:-1]) + (int(k),)
 
     def input_block_shape(self, k: int) -> tuple:
-        """Kernel shape of the weights from k new input units to every unit (spec step
-        6's `tw`; the head's new rows)."""
+        """Kernel shape of the weights from k new input units to every unit
+        (algorithm.md#expansion: `tw`; the head's new rows)."""
         s = tuple(int(d) for d in self.kernel.shape)
         return s[:-2] + (int(k) * self.in_block, s[-1])
 
@@ -160,8 +160,9 @@ class DenLayer(keras.layers.Layer):
         return k if k.ndim == 2 else k.reshape(-1, k.shape[-1])
 
     def inputs_feeding(self, units) -> np.ndarray:
-        """Input units with any nonzero weight into output units `units` (spec step 2:
-        a unit below is selected when it feeds a selected unit above)."""
+        """Input units with any nonzero weight into output units `units`
+        (algorithm.md#selection: a unit below is selected when it feeds a selected unit
+        above)."""
         k = self.kernel.numpy()[..., _idx(units)]
         rows = np.moveaxis(k, -2, 0).reshape(k.shape[-2], -1)
         per_row = np.count_nonzero(rows, axis=1)
@@ -182,7 +183,7 @@ class DenLayer(keras.layers.Layer):
 
     def sub_layer(self, in_units, out_units, name: Optional[str] = None) -> "DenLayer":
         """A layer of the same kind made of the units `out_units` reading `in_units`
-        (spec step 3: the selected subnetwork)."""
+        (algorithm.md#retraining: the selected subnetwork)."""
         k, b = self.numpy()
         out_units = _idx(out_units)
         return self.like(self.take(k, in_units, out_units), b[out_units],
@@ -195,7 +196,7 @@ class DenLayer(keras.layers.Layer):
 
     # ----------------------------------------------------------------- growth
     def append_units(self, kernel_cols, bias, task: int) -> None:
-        """Appends output units born at `task` (spec step 6: expansion)."""
+        """Appends output units born at `task` (algorithm.md#expansion)."""
         k, b = self.numpy()
         kernel_cols, bias = _f32(kernel_cols), _f32(bias)
         self._set(np.concatenate([k, kernel_cols], -1), np.concatenate([b, bias]),
@@ -203,23 +204,23 @@ class DenLayer(keras.layers.Layer):
 
     def append_inputs(self, rows) -> None:
         """Appends the weights of new input units, for units added to the layer below
-        (spec step 6: `tw`)."""
+        (algorithm.md#expansion: `tw`)."""
         k, b = self.numpy()
         self._set(np.concatenate([k, _f32(rows)], -2), b, self.birth)
 
     def delete_units(self, idx: Sequence[int]) -> None:
-        """Deletes output units (spec step 7: prune)."""
+        """Deletes output units (algorithm.md#pruning)."""
         k, b = self.numpy()
         idx = _idx(idx)
         self._set(np.delete(k, idx, -1), np.delete(b, idx), np.delete(self.birth, idx))
 
     def delete_inputs(self, idx: Sequence[int]) -> None:
-        """Deletes input units, for units deleted in the layer below (spec step 7)."""
+        """Deletes input units, for units deleted in the layer below (algorithm.md#pruning)."""
         k, b = self.numpy()
         self._set(np.delete(k, self.rows(idx), -2), b, self.birth)
 
     def duplicate_units(self, idx: Sequence[int], bias, task: int) -> None:
-        """Appends copies of units `idx`, in ascending unit order (spec step 8).
+        """Appends copies of units `idx`, in ascending unit order (algorithm.md#split).
 
         The copies' incoming weights are the originals'; their biases are `bias` (the
         original draws them from U[0, 1), Q10)."""
@@ -228,8 +229,8 @@ class DenLayer(keras.layers.Layer):
         self.append_units(k[..., order], bias, task)
 
     def duplicate_inputs(self, idx: Sequence[int]) -> None:
-        """Appends copies of the weights of input units `idx`, in ascending order (spec
-        step 8)."""
+        """Appends copies of the weights of input units `idx`, in ascending order
+        (algorithm.md#split)."""
         order = np.sort(_idx(idx))
         k, _ = self.numpy()
         self.append_inputs(k[..., self.rows(order), :])

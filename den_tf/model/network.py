@@ -4,8 +4,7 @@
 export all use, given to the network when it is made (den_tf.model.archs): `mlp_logits`
 for the MLP, the convolutional stack of den_tf.model.conv for lenet and conv5. `DENNetwork.params_for(t)` gives the
 parameters task t runs on: every hidden layer cut to the units born at or before t, and
-head t cut to the hidden units that existed when t was learned (spec "End of every
-task", Q12).
+head t cut to the hidden units that existed when t was learned (algorithm.md#timestamps, Q12).
 """
 
 from __future__ import annotations
@@ -17,7 +16,7 @@ import numpy as np
 from den_tf.model.forward import mlp_logits
 from den_tf.model.layers import DenDense, DenLayer
 
-# Spec Q12: the original writes the output size of a timestamp as a literal 10.
+# Q12 (faithfulness.md#q12): the original writes the output size of a timestamp as a literal 10.
 STAMP_OUTPUT = 10
 
 
@@ -51,8 +50,8 @@ class DENNetwork:
         """A fresh network for dims [in, h1, ..., hL, out] with task `task`'s head of
         `n_out` outputs (default: the last dims size).
 
-        Every weight is drawn by `init.glorot`, every bias by `init.bias` (spec Q2: glorot
-        too, in the original)."""
+        Every weight is drawn by `init.glorot`, every bias by `init.bias`
+        (faithfulness.md#q2: glorot too, in the original)."""
         hidden = []
         for i in range(len(dims) - 2):
             w = init.glorot(f"t{task}/W{i + 1}", (dims[i], dims[i + 1]))
@@ -66,7 +65,7 @@ class DENNetwork:
         return net
 
     def add_head(self, task: int, kernel, bias) -> DenDense:
-        """Head of `task`: [units of the top hidden layer, n_out] (spec step 1)."""
+        """Head of `task`: [units of the top hidden layer, n_out] (algorithm.md#head-only)."""
         head = DenDense(kernel, bias, np.full(np.shape(bias)[0], task), None,
                         name=f"head{task}")
         self.heads[task] = head
@@ -93,7 +92,7 @@ class DENNetwork:
 
     def stamp(self, task: int, out_size: int = STAMP_OUTPUT) -> List[int]:
         """Timestamp of a task: [input, units of each hidden layer, output size]; the
-        original writes a literal 10 as the output size (spec Q12)."""
+        original writes a literal 10 as the output size (faithfulness.md#q12)."""
         return [self.input_size] + self.units_at(task) + [int(out_size)]
 
     def kernel_shapes(self, stamp: Sequence[int]) -> List[List[int]]:

@@ -7,14 +7,13 @@ den_tf.engine, den_tf.io, den_tf.learner.
 """
 
 from den_tf._lazy import exports
-from den_tf.baselines.footprint import one_network
+from den_tf.baselines.footprint import holds, one_network
 from den_tf.config.registry import MethodCard, register_method
 
 CARD = register_method(MethodCard(
     "dnn", "den_tf.baselines.dnn.learner:DNN",
     "one network fine-tuned on every task, one head per task (the paper's DNN)",
-    memory=lambda config, arch, size, shape, n, worst=False:
-        None if worst else one_network(config, arch, size, shape, n),
+    memory=holds(one_network),
     paper=("Q2",), owner="den_tf.baselines.dnn"))
 
 __getattr__, __dir__ = exports(__name__, {"DNN": ".learner"})

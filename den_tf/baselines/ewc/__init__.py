@@ -8,7 +8,7 @@ den_tf.engine, den_tf.io, den_tf.learner.
 """
 
 from den_tf._lazy import exports
-from den_tf.baselines.footprint import one_network
+from den_tf.baselines.footprint import holds, one_network
 from den_tf.config import rules
 from den_tf.config.registry import MethodCard, Setting, register_method
 
@@ -38,8 +38,7 @@ CARD = register_method(MethodCard(
                 "Training examples of each task the diagonal (empirical) Fisher averages "
                 "over.", rules.check_positive_int),
     ),
-    memory=lambda config, arch, size, shape, n, worst=False:
-        None if worst else one_network(config, arch, size, shape, n, EWC_BYTES),
+    memory=holds(one_network, extra_per_param=EWC_BYTES),
     paper=("Q2",), owner="den_tf.baselines.ewc"))
 
 __getattr__, __dir__ = exports(__name__, {"EWC": ".learner", "diagonal_fisher": ".learner"})

@@ -8,7 +8,7 @@ den_tf.engine, den_tf.io, den_tf.learner.
 """
 
 from den_tf._lazy import exports
-from den_tf.baselines.footprint import one_network
+from den_tf.baselines.footprint import holds, one_network
 from den_tf.config import rules
 from den_tf.config.registry import MethodCard, Setting, register_method
 
@@ -23,8 +23,7 @@ CARD = register_method(MethodCard(
                       "Strength of the pull l2_pull * ||W - W(previous task)||^2 / 2 on the "
                       "hidden layers (chosen on the validation split).",
                       rules.check_nonnegative_float),),
-    memory=lambda config, arch, size, shape, n, worst=False:
-        None if worst else one_network(config, arch, size, shape, n),
+    memory=holds(one_network),
     paper=("Q2",), owner="den_tf.baselines.l2"))
 
 __getattr__, __dir__ = exports(__name__, {"L2": ".learner"})

@@ -10,16 +10,17 @@ den_tf.engine, den_tf.io, den_tf.learner.
 """
 
 from den_tf._lazy import exports
-from den_tf.baselines.footprint import one_network
+from den_tf.baselines.footprint import holds, one_network
 from den_tf.config.registry import MethodCard, register_method
 
 CARD = register_method(MethodCard(
     "mtl", "den_tf.baselines.mtl.learner:MTL",
     "one network, every task's head trained jointly on all tasks (the paper's DNN-MTL)",
-    memory=lambda config, arch, size, shape, n, worst=False:
-        None if worst else one_network(config, arch, size, shape, n, pooled=True),
+    memory=holds(one_network, pooled=True),
     paper=("Q2",), ignores=("permute_once",), equal_heads=True,
     owner="den_tf.baselines.mtl"))
 
-__getattr__, __dir__ = exports(__name__, {"MTL": ".learner"})
-__all__ = ["CARD", "MTL"]
+__getattr__, __dir__ = exports(__name__, {"MTL": ".learner", "PooledTasks": ".learner",
+                                          "pooled_forward": ".learner",
+                                          "with_task": ".learner"})
+__all__ = ["CARD", "MTL", "PooledTasks", "pooled_forward", "with_task"]

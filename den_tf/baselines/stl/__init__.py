@@ -7,14 +7,13 @@ den_tf.engine, den_tf.io, den_tf.learner.
 """
 
 from den_tf._lazy import exports
-from den_tf.baselines.footprint import one_per_task
+from den_tf.baselines.footprint import holds, one_per_task
 from den_tf.config.registry import MethodCard, register_method
 
 CARD = register_method(MethodCard(
     "stl", "den_tf.baselines.stl.learner:STL",
     "a separate base network (hidden layers and head) per task (the paper's DNN-STL)",
-    memory=lambda config, arch, size, shape, n, worst=False:
-        None if worst else one_per_task(config, arch, size, shape, n),
+    memory=holds(one_per_task),
     paper=("Q2",), owner="den_tf.baselines.stl"))
 
 __getattr__, __dir__ = exports(__name__, {"STL": ".learner"})

@@ -14,16 +14,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from den_tf.model.archs.specs import Stack
 from den_tf.model.conv import ConvForward, DenConv2D
 from den_tf.model.forward import mlp_logits
 from den_tf.model.layers import DenDense
 from den_tf.model.network import DENNetwork
 
 
-def build(stack: Stack, config, init, input_size: int, image_shape=None, task: int = 1,
+def build(stack, config, init, input_size: int, image_shape=None, task: int = 1,
           n_out=None) -> DENNetwork:
-    """A fresh network of `stack` with task `task`'s head of `n_out` outputs (default:
+    """A fresh network of `stack` (a den_tf.model.archs.specs.Stack) with task `task`'s head of `n_out` outputs (default:
     the last dims size). Every kernel glorot-uniform (fan-in and fan-out over the
     receptive field), every bias by `init.bias` (docs/faithfulness.md#q2); keys "t1/W1",
     "t1/b1", ... counting the convolutional layers first, then "t1/head_W", "t1/head_b"."""
@@ -57,7 +56,7 @@ def build(stack: Stack, config, init, input_size: int, image_shape=None, task: i
     return net
 
 
-def parts(stack: Stack, config, input_size: int, image_shape=None) -> dict:
+def parts(stack, config, input_size: int, image_shape=None) -> dict:
     """What a DENNetwork of `stack` is made with besides its layers: the forward pass, the
     base size on these inputs, the architecture's name and the image shape."""
     shape = stack.image_shape(input_size, image_shape)

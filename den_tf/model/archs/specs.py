@@ -253,7 +253,7 @@ class Stack(Architecture):
     def maps(self, image_shape: Sequence[int], filters: Optional[Sequence[int]] = None
              ) -> List[Tuple[int, int, int]]:
         """(H, W, channels) after each convolutional layer (`filters`: other numbers of
-        filters than the spec's, e.g. grown ones)."""
+        filters than the stack's, e.g. grown ones)."""
         h, w, _ = image_shape
         out = []
         for i, c in enumerate(self.convs):
