@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import den_tf
-from den_tf.config import DENConfig, config_for
+from den_tf.config import Config, DENConfig, config_for
 from den_tf.den.expansion import expansion_spec
 from den_tf.den.split import split_spec
 from den_tf.engine.buckets import bucketed, padded_shapes
@@ -119,8 +119,12 @@ def test_capacity_bucket_is_refused_where_it_pads_nothing():
         DENConfig(capacity_bucket=-1).validate()
     with pytest.raises(ConfigError, match="--arch=lenet"):
         DENConfig(capacity_bucket=64, arch="lenet", dims=(10,)).validate()
-    with pytest.raises(ConfigError, match="--method=ewc"):
-        config_for(DENConfig(capacity_bucket=64), "ewc").validate()
+    with pytest.raises(ConfigError, match=r"^capacity_bucket: a setting of method den, not "
+                                          r"of ewc"):
+        Config(method="ewc", capacity_bucket=64).validate()
+    # a baseline's config made from DEN's keeps the shared settings only
+    ewc = config_for(DENConfig(capacity_bucket=64), "ewc").validate()
+    assert ewc.method == "ewc" and "capacity_bucket" not in ewc.asdict()
 
 
 def test_a_bucketed_run_learns_what_the_exact_run_learns():

@@ -292,13 +292,16 @@ def test_settings_that_do_not_fit_the_stream_are_refused_in_argument_terms(strea
         den_tf.DEN(batch_size=512, dims=(784, 8, 3)).learn(stream)
     with pytest.raises(ConfigError, match=r"^dims=\(784, 8, 2\): the last size must be the "
                                           r"widest task's number of classes, 3"):
-        den_tf.DEN(dims=(784, 8, 2), n_classes=2).learn(stream)
+        den_tf.DEN(dims=(784, 8, 2)).learn(stream)
+    with pytest.raises(ConfigError, match=r"^n_classes=2: a setting of den_tf's built-in task "
+                                          r"streams; this model learns your own stream"):
+        den_tf.DEN(dims=(784, 8, 3), n_classes=2).learn(stream)
     with pytest.raises(ConfigError, match=r"^dims=100,8,3: the first size must equal the "
                                           r"data's input size 784$"):
         den_tf.DEN(dims=(100, 8, 3)).learn(stream)
     with pytest.raises(ConfigError, match=r"^method=mtl: .* same number of classes"):
         den_tf.DEN(method="mtl", dims=(784, 8, 3)).learn(stream)
-    with pytest.raises(ConfigError, match=r"^task=4: the model has learned tasks 1..0"):
+    with pytest.raises(ConfigError, match=r"^task=4: the model has learned no task yet$"):
         den_tf.DEN().predict(np.zeros((1, 784), np.uint8), task=4)
 
 

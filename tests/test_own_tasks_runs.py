@@ -21,8 +21,9 @@ def test_baselines_on_a_convolutional_arch(mnist, method, tmp_path):
     """lenet under every baseline kind (one network, a network per task, columns with
     convolutional laterals): learns, saves and loads exactly."""
     s = from_arrays(task_dicts(mnist, groups=([0, 1], [2, 3]), n_train=80, n_test=30))
+    own = {"column_scale": 0.25} if method == "progressive" else {}
     model = den_tf.DEN(method=method, arch="lenet", max_iter=40, batch_size=32,
-                       train_seed=1, dims=(2,), column_scale=0.25)
+                       train_seed=1, dims=(2,), **own)
     r = model.learn(s)
     assert r["auroc_matrix"][1][1] > 0.6, r["auroc_matrix"]
     x = s.tasks[1].data.test.pixels[:10].reshape(-1, 28, 28, 1)

@@ -32,8 +32,10 @@ def test_paper_list_parses_all_and_rejects_unknown():
     assert parse_paper([]) == () and DENConfig().paper == ()
     with pytest.raises(ConfigError, match="unknown switch 'Q14'"):
         parse_paper(["Q14"])
-    with pytest.raises(ConfigError, match="sorted list"):
-        DENConfig(paper=("Q6", "Q4")).validate()
+    # a config takes the switches in any order and keeps them sorted, as the flag does
+    assert DENConfig(paper=("Q6", "q4")).validate().paper == ("Q4", "Q6")
+    with pytest.raises(ConfigError, match="unknown switch 'Q99'"):
+        DENConfig(paper=("Q6", "Q99")).validate()
 
 
 def test_bad_paper_flag_is_one_line(tmp_path, mnist_dir):

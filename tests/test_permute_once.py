@@ -15,6 +15,7 @@ from den_tf.datasets.transforms import Permute
 from den_tf.den.expansion import expansion_spec
 from den_tf.engine.randomness import RecordedBatches
 from den_tf.engine.runner import Hyper, PhaseRunner
+from den_tf.errors import ConfigError
 from den_tf.io import checkpoint
 from tests.helpers import toy_hyper
 from tests.test_outputs import _Stop, run_in_process
@@ -93,30 +94,32 @@ def test_permute_once_reaches_the_steps_of_den_and_of_every_baseline(method):
     assert not DENConfig().permute_once  # the default: the minibatches permuted in the step
     cfg = DENConfig(permute_once=True)
     assert Hyper.from_config(cfg.validate(), 55000).permute_once  # DEN's phases
-    base = config_for(DENConfig(dims=(20, 12, 8, 10), permute_once=True), method).validate()
+    given = DENConfig(dims=(20, 12, 8, 10), permute_once=True)
+    if method == "mtl":  # its minibatches mix the tasks: the setting would do nothing
+        with pytest.raises(ConfigError, match=r"^--permute_once=True: does nothing with "
+                                              r"--method=mtl \(leave it out\)$"):
+            config_for(given, method).validate()
+        return
+    base = config_for(given, method).validate()
     assert method_class(method)(base, ToyStream(2)).hyper(400).permute_once
-    assert "permute_once" in checkpoint.FREE  # a resumption may change it
+    assert "permute_once" in checkpoint.free_settings()  # a resumption may change it
 
 
 SPLIT = ["--n_classes=5", "--dims=784,312,128,5"]  # 2 tasks of 5 classes
-USELESS = {"split": "with --tasks=split (its tasks permute no pixels)",
-           "rotated": "with --tasks=rotated (its tasks permute no pixels)",
-           "mtl": ("with --method=mtl (its minibatches mix the tasks, each permuted in the "
-                   "step)")}
+REFUSED = {"split": "only with a task stream that permutes pixels (--tasks=split does not)",
+           "rotated": "only with a task stream that permutes pixels (--tasks=rotated does not)",
+           "mtl": "does nothing with --method=mtl (leave it out)"}
 
 
 @pytest.mark.parametrize("case,more", [("split", ["--tasks=split"] + SPLIT),
                                        ("rotated", ["--tasks=rotated"]),
                                        ("mtl", ["--method=mtl"]), ("den", []),
                                        ("ewc", ["--method=ewc"])])
-def test_permute_once_where_it_does_nothing_is_named_useless(tmp_path, mnist_dir, monkeypatch,
-                                                             capsys, case, more):
+def test_permute_once_where_it_does_nothing_is_refused(tmp_path, mnist_dir, monkeypatch,
+                                                       capsys, case, more):
+    """A setting that would do nothing is refused in one line, before any work (the
+    library's contract: an inapplicable setting is refused, not stored)."""
     from den_tf import cli
-    from den_tf import flags as den_flags
-    seen = {}
-    real = den_flags.config_from_flags
-    monkeypatch.setattr(den_flags, "config_from_flags",
-                        lambda f: seen.setdefault("cfg", real(f)))
 
     def stop():
         raise _Stop("past the checks")
@@ -125,10 +128,9 @@ def test_permute_once_where_it_does_nothing_is_named_useless(tmp_path, mnist_dir
     status, _, err = run_in_process(
         ["--permute_once", "--n_tasks=2", "--max_iter=5",
          f"--data_dir={mnist_dir}", f"--log_file={tmp_path / 'run.log'}"] + more, capsys)
-    assert status == 1 and "_Stop: past the checks" in err, err
-    assert seen["cfg"].permute_once
-    useless = [l for l in err.splitlines() if "--permute_once has no effect" in l]
-    if case in USELESS:
-        assert useless == [f"den_tf: warning: --permute_once has no effect {USELESS[case]}"]
+    if case in REFUSED:
+        assert status == 2 and err.strip().splitlines() == [
+            f"den_tf: error: --permute_once=True: {REFUSED[case]}"], err
+        assert not (tmp_path / "run.log").exists()
     else:
-        assert useless == [], err
+        assert status == 1 and "_Stop: past the checks" in err, err

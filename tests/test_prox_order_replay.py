@@ -25,7 +25,7 @@ import os
 import numpy as np
 import pytest
 
-from den_tf.config import PROX_ORDERS
+from den_tf.den import PROX_ORDERS
 from den_tf.datasets.streams import make_tasks
 from den_tf.den.expansion import expansion_spec
 from den_tf.engine.runner import Hyper, PhaseRunner
