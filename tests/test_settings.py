@@ -96,6 +96,30 @@ def test_a_setting_is_checked_by_name(settings_given, message):
     assert str(e.value).startswith(message) and "\n" not in str(e.value)
 
 
+@pytest.mark.parametrize("call,message", [
+    (lambda d, x, y: d.from_arrays([], scal=1),
+     "from_arrays: scal: no such argument (did you mean scale?)"),
+    (lambda d, x, y: d.from_datasets([], max_unkown=5),
+     "from_datasets: max_unkown: no such argument (did you mean max_unknown?)"),
+    (lambda d, x, y: d.split_classes((x, y), (x, y), group=[[0, 1]]),
+     "split_classes: group: no such argument (did you mean groups?)"),
+    (lambda d, x, y: d.split_classes((x, y), (x, y), validation_splt=0.1),
+     "split_classes: validation_splt: no such argument (did you mean validation_split?)"),
+    (lambda d, x, y: d.make_stream(None, kind="split", n_tasks=2, class_group=((0, 1),)),
+     "class_group: not a setting of task stream split (did you mean class_groups?)"),
+])
+def test_the_stream_builders_check_their_settings_by_name(call, message):
+    """The stream builders refuse a misspelled keyword in one ConfigError line naming the
+    closest one (not Python's TypeError), before reading any data."""
+    import numpy as np
+
+    from den_tf import datasets
+    x, y = np.zeros((8, 4), np.uint8), np.arange(8) % 2
+    with pytest.raises(ConfigError) as e:
+        call(datasets, x, y)
+    assert str(e.value).startswith(message) and "\n" not in str(e.value), str(e.value)
+
+
 def test_a_setting_of_another_method_is_not_an_attribute():
     cfg = Config(method="ewc", ewc_lambda=2.0)
     assert cfg.ewc_lambda == 2.0 and "ex_k" not in cfg.asdict()

@@ -442,7 +442,7 @@ def checks_keywords(*forwards_to: Callable) -> Callable:
         known = []
         for f in (fn,) + forwards_to:
             known += [n for n, p in inspect.signature(f).parameters.items()
-                      if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+                      if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and n not in known]
 
         @functools.wraps(fn)
         def wrapper(*args, **kw):

@@ -57,7 +57,8 @@ import numpy as np
 from den_tf.datasets.base import ImageData, Split, one_hot, to_float
 from den_tf.datasets.transforms import Identity, Permute, Rotate, Transform
 from den_tf.config import rules
-from den_tf.config.registry import STREAMS, Setting, StreamCard, register_stream
+from den_tf.config.registry import (STREAMS, Setting, StreamCard, did_you_mean,
+                                    register_stream)
 from den_tf.errors import ConfigError
 
 CLASS_ORDERS = ("ascending", "shuffled")
@@ -403,8 +404,9 @@ def make_stream(data: ImageData, kind: str = "permuted", n_tasks: int = 10,
     own = {x.name: x for x in card.settings}
     for name in given:
         if name not in own:
-            raise ConfigError(f"{name}: not a setting of task stream {kind} (its own: "
-                              f"{', '.join(own) or 'none'})")
+            raise ConfigError(f"{name}: not a setting of task stream {kind}"
+                              f"{did_you_mean(name, list(own) + ['n_tasks', 'task_seed'])} "
+                              f"(its own: {', '.join(own) or 'none'})")
     values = {name: given.get(name, x.default) for name, x in own.items()}
     return card.build(data, n_tasks, task_seed, values)
 

@@ -40,6 +40,7 @@ from typing import Iterable, List, Optional, Sequence
 
 import numpy as np
 
+from den_tf.config.registry import checks_keywords
 from den_tf.datasets import checks
 from den_tf.datasets.base import ImageData, Split, one_hot
 from den_tf.datasets.streams import CLASS_ORDERS, Task, Tasks, class_groups
@@ -117,6 +118,7 @@ def _task_data(t: int, parts: dict, scale, validation_split: float, seed: int, n
     return data, classes
 
 
+@checks_keywords()
 def from_arrays(tasks: Sequence[dict], scale: Optional[float] = None,
                 validation_split: float = VALIDATION_SPLIT, seed: int = 0,
                 name: str = "custom") -> Tasks:
@@ -202,6 +204,7 @@ def _numpy_of(dataset, t: int, split: str, max_unknown: int = MAX_UNKNOWN_EXAMPL
     return np.stack(xs), np.stack(ys)
 
 
+@checks_keywords(from_arrays)
 def from_datasets(tasks: Sequence[dict], max_unknown: int = MAX_UNKNOWN_EXAMPLES,
                   **kw) -> Tasks:
     """`from_arrays` for tf.data.Dataset splits: one dict per task with "train", "test"
@@ -221,6 +224,7 @@ def from_datasets(tasks: Sequence[dict], max_unknown: int = MAX_UNKNOWN_EXAMPLES
     return from_arrays(arrays, **kw)
 
 
+@checks_keywords()
 def class_groups_for(class_ids: Iterable[int], n_tasks: Optional[int] = None,
                      groups: Optional[Sequence[Sequence[int]]] = None,
                      order: str = "ascending", seed: int = 0) -> List[np.ndarray]:
@@ -251,6 +255,7 @@ def class_groups_for(class_ids: Iterable[int], n_tasks: Optional[int] = None,
     return class_groups(len(ids), n_tasks, ids)
 
 
+@checks_keywords(from_arrays)
 def split_classes(train, test, groups: Optional[Sequence[Sequence[int]]] = None,
                   n_tasks: Optional[int] = None, order: str = "ascending",
                   validation=None, seed: int = 0, **kw) -> Tasks:
