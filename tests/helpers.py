@@ -34,3 +34,33 @@ def toy_network(dims=(20, 12, 8, 10), seed=0) -> DENNetwork:
 
 def toy_init(seed=0):
     return RandomInit(np.random.RandomState(seed), np.random.RandomState(seed + 1))
+
+
+def images_of(classes, n, seed, d=64):
+    """n uint8 images of d values whose label (one of `classes`) shows as a bright run of
+    4 pixels at 6 * label: learnable in a few steps."""
+    rng = np.random.RandomState(seed)
+    y = np.asarray(classes)[np.arange(n) % len(classes)]
+    rng.shuffle(y)
+    x = rng.rand(n, d) * 0.5
+    x[np.arange(n)[:, None], (y[:, None] * 6 + np.arange(4)) % d] += 0.5
+    return (x * 255).astype(np.uint8), y
+
+
+def half_bright_tasks(n_tasks, side, seed, dark, bright, top, sizes):
+    """Task dicts of two classes each (ids 2t, 2t+1) of side x side x 1 uint8 images whose
+    class 1 has one half brighter (the top half when `top`, else the left), with
+    train/validation/test sizes `sizes`."""
+    rng = np.random.RandomState(seed)
+    out = []
+    for t in range(n_tasks):
+        def split(n):
+            y = rng.randint(0, 2, n)
+            x = (rng.rand(n, side, side, 1) * dark).astype(np.uint8)
+            if top:
+                x[y == 1, : side // 2] += bright
+            else:
+                x[y == 1, :, : side // 2] += bright
+            return x, y + 2 * t
+        out.append(dict(zip(("train", "validation", "test"), (split(n) for n in sizes))))
+    return out

@@ -13,8 +13,9 @@ import den_tf
 from den_tf.config import Config
 from den_tf.config.registry import resolve_arch
 from den_tf.errors import ConfigError
-from den_tf.model.archs import CONV5, LENET, Conv, Dense, Stack, from_keras, parse_spec
+from den_tf.model.archs import CONV5, LENET, Conv, Dense, from_keras, parse_spec
 from den_tf.model.conv import conv2d, pool2d
+from tests import helpers
 
 keras = tf.keras
 
@@ -123,16 +124,9 @@ def test_a_keras_layer_den_tf_cannot_read_is_refused_naming_it(layers, needle):
 
 # ----------------------------------------------------------------------------- runs
 def _tasks(n_tasks=2, side=12, seed=0):
-    rng = np.random.RandomState(seed)
-    tasks = []
-    for t in range(n_tasks):
-        def split(n):
-            y = rng.randint(0, 2, n)
-            x = (rng.rand(n, side, side, 1) * 60).astype(np.uint8)
-            x[y == 1, : side // 2] += 120  # learnable: the top half is brighter
-            return x, y + 2 * t
-        tasks.append({"train": split(96), "validation": split(32), "test": split(48)})
-    return den_tf.from_arrays(tasks)
+    return den_tf.from_arrays(helpers.half_bright_tasks(n_tasks, side, seed, dark=60,
+                                                        bright=120, top=True,
+                                                        sizes=(96, 32, 48)))
 
 
 TINY = dict(max_iter=20, batch_size=16, train_seed=1, xla=False, ex_k=2)

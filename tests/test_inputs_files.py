@@ -17,18 +17,14 @@ import tensorflow as tf
 import den_tf
 from den_tf.datasets import from_arrays, from_datasets
 from den_tf.errors import CheckpointError, InputError
+from tests import helpers
 
 D = 64
 TINY = dict(max_iter=5, batch_size=16, train_seed=1, dims=(D, 8, 4, 3))
 
 
 def images_of(classes, n, seed):
-    rng = np.random.RandomState(seed)
-    y = np.asarray(classes)[np.arange(n) % len(classes)]
-    rng.shuffle(y)
-    x = rng.rand(n, D) * 0.5
-    x[np.arange(n)[:, None], (y[:, None] * 6 + np.arange(4)) % D] += 0.5
-    return (x * 255).astype(np.uint8), y
+    return helpers.images_of(classes, n, seed, D)
 
 
 def task_dicts(seed=0):

@@ -15,6 +15,7 @@ import pytest
 
 import den_tf
 from den_tf.errors import ConfigError
+from tests import helpers
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SIDE = 8
@@ -27,16 +28,8 @@ SETTINGS = dict(max_iter=30, batch_size=16, train_seed=3, xla=False, ex_k=2, los
 def arrays(n_tasks: int = 5, seed: int = 0) -> list:
     """n_tasks tasks of two classes each (ids 2t, 2t+1), uint8 images of 8x8x1 where the
     class shows in which half is brighter."""
-    rng = np.random.RandomState(seed)
-    out = []
-    for t in range(n_tasks):
-        def split(n):
-            y = rng.randint(0, 2, n)
-            x = (rng.rand(n, SIDE, SIDE, 1) * 80).astype(np.uint8)
-            x[y == 1, :, : SIDE // 2] += 150
-            return x, y + 2 * t
-        out.append({"train": split(80), "validation": split(24), "test": split(40)})
-    return out
+    return helpers.half_bright_tasks(n_tasks, SIDE, seed, dark=80, bright=150, top=False,
+                                     sizes=(80, 24, 40))
 
 
 CONTINUE = """

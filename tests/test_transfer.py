@@ -10,13 +10,13 @@ import re
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 
 import den_tf
 from den_tf.datasets import from_arrays
 from den_tf.errors import ConfigError
 from den_tf.evaluation import forward_transfer
+from tests import helpers
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 D = 64
@@ -24,12 +24,7 @@ TINY = dict(max_iter=5, batch_size=16, train_seed=1, dims=(D, 8, 4, 2))
 
 
 def images_of(classes, n, seed):
-    rng = np.random.RandomState(seed)
-    y = np.asarray(classes)[np.arange(n) % len(classes)]
-    rng.shuffle(y)
-    x = rng.rand(n, D) * 0.5
-    x[np.arange(n)[:, None], (y[:, None] * 6 + np.arange(4)) % D] += 0.5
-    return (x * 255).astype(np.uint8), y
+    return helpers.images_of(classes, n, seed, D)
 
 
 def stream_of(groups=((0, 1), (2, 3), (4, 5))):
