@@ -7,14 +7,14 @@ TensorFlow.
 from __future__ import annotations
 
 from den_tf.config import rules
-from den_tf.config.registry import Footprint
+from den_tf.config.registry import SETTINGS, Footprint
 
 
 def flags(config, n_tasks: int, *more: str) -> str:
     """The settings a baseline's estimate depends on, as flags."""
     text = (f"--method={config.method} --dims={rules.fmt_dims(config.dims)} "
             f"--n_tasks={n_tasks}")
-    if config.arch != "mlp":
+    if config.arch != SETTINGS.get("arch").default:
         text = f"--arch={config.arch} {text}"
     return " ".join((text,) + more)
 

@@ -361,6 +361,8 @@ class StreamCard:
         cannot make tasks of (n_classes_data None: the data are not known yet).
       rearranges: its transform only moves pixels (a permutation), so --permute_once
         applies.
+      sized_by_n_tasks: its tasks depend on the number of tasks (rotated: the angles), so
+        a resumption may not change --n_tasks.
       owner: the module that registered it.
     """
 
@@ -370,6 +372,7 @@ class StreamCard:
     settings: tuple = ()
     check: Optional[Callable] = None
     rearranges: bool = False
+    sized_by_n_tasks: bool = False
     owner: str = ""
 
 

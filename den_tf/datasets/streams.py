@@ -513,7 +513,7 @@ register_stream(StreamCard(
     check=check_split, owner="den_tf.datasets.streams"), replace=True)
 register_stream(StreamCard(
     "rotated", _rotated, "task t sees every image rotated by 180*(t-1)/n_tasks degrees",
-    check=_all_classes, owner="den_tf.datasets.streams"), replace=True)
+    check=_all_classes, sized_by_n_tasks=True, owner="den_tf.datasets.streams"), replace=True)
 
 
 def check_stream(stream: TaskStream, head_size: int, batch_size: int,

@@ -25,7 +25,7 @@ den_tf.engine, den_tf.io, den_tf.learner.
 
 from den_tf._lazy import exports
 from den_tf.config import rules
-from den_tf.config.registry import Footprint, MethodCard, Setting, register_method
+from den_tf.config.registry import SETTINGS, Footprint, MethodCard, Setting, register_method
 from den_tf.config.shared import PAPER_SWITCHES
 from den_tf.errors import ConfigError
 
@@ -72,7 +72,7 @@ def memory(config, arch, input_size, image_shape, n_tasks, worst=False):
     units = [grown_size(u, config.ex_k, n_tasks, worst) for u in arch.units(config.dims)]
     n_out = int(config.dims[-1])
     flags = f"--ex_k={config.ex_k} --dims={rules.fmt_dims(config.dims)} --n_tasks={n_tasks}"
-    if config.arch != "mlp":
+    if config.arch != SETTINGS.get("arch").default:
         flags = f"--arch={config.arch} {flags}"
     advice = "a smaller --ex_k or fewer --n_tasks fit"
     if worst:

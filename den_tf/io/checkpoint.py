@@ -347,9 +347,12 @@ def check_compatible(saved: Config, config: Config) -> None:
         raise CheckpointError(f"--method={config.method} differs from the checkpoint's "
                               f"{saved.method}")
     free = free_settings()
+    stream = registry.STREAMS.get(saved.task_stream) if saved.task_stream in registry.STREAMS \
+        else None
     for name, a in saved.asdict().items():
-        if name in free and not (name == "n_tasks" and saved.task_stream == "rotated"):
-            continue  # (a rotated stream's angles depend on the number of tasks)
+        if name in free and not (name == "n_tasks" and getattr(stream, "sized_by_n_tasks",
+                                                               False)):
+            continue  # (a stream whose tasks depend on their number: rotated's angles)
         b = getattr(config, name)
         if a != b:
             raise CheckpointError(f"{_difference(name, b, a)}; resume with the same "
