@@ -41,12 +41,24 @@ def test_the_issue_s_example_and_the_named_networks_as_specs():
     ("conv8k3", "end the convolutions with at least one dense layer"),
     ("conv8k3,,fc4", "an empty layer"),
     ("conv0k3,fc4", "filters=0"),
+    ("conv8k3s0,fc4", "stride=0 must be a positive integer"),
+    ("conv8k3p0,fc4", "pool_size=0 must be a positive integer"),
+    ("conv8k3p2s0,fc4", "pool_stride=0 must be a positive integer"),
+    ("conv8k3,fc0", "units=0 must be a positive integer"),
     ("lenett", "no such architecture (did you mean lenet?)"),
 ])
 def test_a_bad_spec_is_refused_naming_the_layer(text, needle):
     with pytest.raises(ConfigError, match="^--arch=") as e:
         Config(arch=text, dims=(2,), n_classes=2).validate()
     assert needle in str(e.value)
+
+
+def test_the_spec_objects_check_their_values():
+    assert Conv(8, 3, pool="max", pool_size=3).pool_stride == 3  # the window by default
+    for bad in (dict(pool_stride=0), dict(pool_stride=-1), dict(pool_stride=True)):
+        with pytest.raises(ConfigError, match="^conv layer: pool_stride=.* must be a positive"):
+            Conv(8, 3, pool="max", pool_size=2, **bad)
+    assert Conv(8, 3).pool_stride == 0 and Conv(8, 3).spec() == "conv8k3"
 
 
 def test_images_too_small_for_the_spec_are_refused():

@@ -68,7 +68,7 @@ class Conv:
     padding: str = "SAME"
     pool: str = ""
     pool_size: int = 0
-    pool_stride: int = 0
+    pool_stride: Optional[int] = None
     pool_padding: str = "SAME"
 
     def __post_init__(self):
@@ -83,8 +83,12 @@ class Conv:
         if self.pool and (not isinstance(self.pool_size, int) or self.pool_size < 1):
             raise ConfigError(f"conv layer: pool_size={self.pool_size!r} must be a positive "
                               f"integer")
-        if self.pool and not self.pool_stride:
+        if self.pool and self.pool_stride is None:
             object.__setattr__(self, "pool_stride", self.pool_size)
+        if self.pool and (isinstance(self.pool_stride, bool)
+                          or not isinstance(self.pool_stride, int) or self.pool_stride < 1):
+            raise ConfigError(f"conv layer: pool_stride={self.pool_stride!r} must be a positive "
+                              f"integer")
         if not self.pool:
             object.__setattr__(self, "pool_size", 0)
             object.__setattr__(self, "pool_stride", 0)
@@ -419,7 +423,7 @@ def parse_layer(token: str, where: str = ""):
             f, k, s, v, pool, w, ps, pv = m.groups()
             return Conv(int(f), int(k), int(s or 1), "VALID" if v else "SAME",
                         {"p": "max", "a": "avg"}.get(pool or "", ""), int(w or 0),
-                        int(ps or 0), "VALID" if pv else "SAME")
+                        None if ps is None else int(ps), "VALID" if pv else "SAME")
     except ConfigError as e:
         raise ConfigError(f"--arch={where or token}: {token!r}: {e}") from None
     raise ConfigError(f"--arch={where or token}: {token!r} is not a layer (conv<F>k<K>"
