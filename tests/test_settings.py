@@ -88,6 +88,8 @@ def test_the_docs_flag_table_is_made_from_the_settings():
     ({"ewc_lambda": 1.0}, "ewc_lambda: a setting of method ewc, not of den"),
     ({"method": "ewc", "ex_k": 5}, "ex_k: a setting of method den, not of ewc"),
     ({"method": "ewcc"}, "--method=ewcc: no such method (did you mean ewc?)"),
+    ({"method": "EWC"}, "--method=EWC: no such method (did you mean ewc?)"),
+    ({"Max_Iter": 5}, "Max_Iter: no such setting (did you mean max_iter?)"),
     ({"log_file": "x.log"}, "log_file: a setting of the command line alone (--log_file)"),
 ])
 def test_a_setting_is_checked_by_name(settings_given, message):

@@ -114,9 +114,11 @@ T = TypeVar("T")
 
 
 def closest(name: str, known: Sequence[str]) -> Optional[str]:
-    """The known name closest to `name` (difflib), or None when none is close."""
-    match = difflib.get_close_matches(str(name), list(known), n=1, cutoff=0.6)
-    return match[0] if match else None
+    """The known name closest to `name` (difflib, letter case aside), or None when none
+    is close."""
+    by_lower = {str(k).lower(): k for k in known}
+    match = difflib.get_close_matches(str(name).lower(), list(by_lower), n=1, cutoff=0.6)
+    return by_lower[match[0]] if match else None
 
 
 def did_you_mean(name: str, known: Sequence[str]) -> str:
