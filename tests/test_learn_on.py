@@ -165,3 +165,18 @@ def test_predict_before_learning_and_on_empty_and_single_images(learned):
             np.testing.assert_array_equal(single.scores, many.scores[i:i + 1])
             assert single.classes.tolist() == [many.classes[i]]
     assert set(many.classes) <= {4, 5}  # task 3's own class ids
+
+
+def test_what_needs_a_learned_task_says_so_before_any_learning(tmp_path):
+    """Each use of a model that has learned nothing is refused in one line naming the
+    call, before any file is written."""
+    model = den_tf.DEN(**SETTINGS)
+    stream = den_tf.from_arrays(arrays(1))
+    for name, call in (("evaluate", lambda: model.evaluate(stream)),
+                       ("evaluate", lambda: model.evaluate()),
+                       ("results", lambda: model.results),
+                       ("save", lambda: model.save(str(tmp_path / "m"))),
+                       ("export", lambda: model.export(str(tmp_path / "e")))):
+        with pytest.raises(ConfigError, match=f"^{name}: nothing is learned yet$"):
+            call()
+    assert not os.listdir(tmp_path)

@@ -320,6 +320,8 @@ class DEN:
         averages, BWT, forgetting); with `tasks` (checked to be the stream the model
         learned), also "test": every learned task evaluated now on the stream's test sets
         (AUROC, accuracy, CE per task)."""
+        if self.learner is None:
+            raise ConfigError("evaluate: nothing is learned yet")
         out = self.results
         if tasks is not None:
             check_same_tasks(self.learner.tasks, tasks, self.learner.done)
