@@ -171,15 +171,22 @@ def test_links_into_the_two_pages_resolve():
     assert not bad, "links to missing anchors:\n" + "\n".join(bad)
 
 
-def test_the_citation_checker_sees_a_broken_citation(tmp_path):
+def _package(tmp_path, source: str) -> str:
+    """A package den_tf/ under tmp_path holding one module a.py of `source`."""
     pkg = tmp_path / "den_tf"
     pkg.mkdir()
-    (pkg / "a.py").write_text(
+    (pkg / "a.py").write_text(source)
+    return str(pkg)
+
+
+def test_the_citation_checker_sees_a_broken_citation(tmp_path):
+    pkg = _package(
+        tmp_path,
         '"""Expansion (algorithm.md#expansion), its decision\n(docs/algorithm.md#no-such-step).\n'
         'A list: algorithm.md#task-1, #later-tasks and #missing-too."""\n'
         "x = 1  # faithfulness.md#q7, faithfulness.md#q99\n")
     pages = {PAGE: {"expansion", "task-1", "later-tasks"}, "faithfulness.md": {"q7"}}
-    assert broken_citations(str(pkg), pages) == [
+    assert broken_citations(pkg, pages) == [
         "den_tf/a.py:2: algorithm.md#no-such-step",
         "den_tf/a.py:3: algorithm.md#missing-too",
         "den_tf/a.py:4: faithfulness.md#q99",
@@ -366,12 +373,11 @@ def test_no_citation_of_the_old_specification_is_left():
 
 
 def test_the_old_citation_checker_sees_each_form(tmp_path):
-    pkg = tmp_path / "den_tf"
-    pkg.mkdir()
-    (pkg / "a.py").write_text(
+    pkg = _package(
+        tmp_path,
         '"""Expansion (spec step 6), `run_phase(spec, hyper)`, a layer spec (conv8k3)."""\n'
         "def f(spec):  # Spec Q14: the order\n"
         '    return f"{spec.name}", spec.task  # algorithm.md#expansion, as the spec says\n'
         "X = 1  # the shape lines (spec \"End of every task\")\n")
-    assert [x.split(": ")[0] for x in old_citations(str(pkg))] == [
+    assert [x.split(": ")[0] for x in old_citations(pkg)] == [
         "den_tf/a.py:1", "den_tf/a.py:2", "den_tf/a.py:3", "den_tf/a.py:4"]

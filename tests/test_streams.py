@@ -272,7 +272,8 @@ def test_cli_checks_the_split_settings_against_the_data(tmp_path, mnist_dir):
     assert p.returncode == 2 and len(err) == 1, p.stderr[-2000:]
     assert "--n_classes=10" in err[0] and "n_tasks * n_classes = 10" in err[0], err
     p = run_main([f"--data_dir={mnist_dir}", "--tasks=shuffled"], cwd=str(tmp_path))
-    assert p.returncode == 2 and "--tasks=shuffled: must be one of permuted, split, rotated" in p.stderr, p.stderr[-2000:]
+    want = "--tasks=shuffled: must be one of permuted, split, rotated"
+    assert p.returncode == 2 and want in p.stderr, p.stderr[-2000:]
 
 
 def test_resuming_a_rotated_run_keeps_its_number_of_tasks():

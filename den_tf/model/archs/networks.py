@@ -22,8 +22,8 @@ from den_tf.model.network import DENNetwork
 
 def build(stack, config, init, input_size: int, image_shape=None, task: int = 1,
           n_out=None) -> DENNetwork:
-    """A fresh network of `stack` (a den_tf.model.archs.specs.Stack) with task `task`'s head of `n_out` outputs (default:
-    the last dims size). Every kernel glorot-uniform (fan-in and fan-out over the
+    """A fresh network of `stack` (a den_tf.model.archs.specs.Stack) with task `task`'s
+    head of `n_out` outputs (default: the last dims size). Every kernel glorot-uniform (fan-in and fan-out over the
     receptive field), every bias by `init.bias` (docs/faithfulness.md#q2); keys "t1/W1",
     "t1/b1", ... counting the convolutional layers first, then "t1/head_W", "t1/head_b"."""
     if stack.dense_only:
