@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
+import inspect
 from typing import Any, Callable, Dict, Generic, Iterator, List, Optional, Sequence, TypeVar
 
 from den_tf.errors import ConfigError
@@ -440,14 +442,12 @@ def checks_keywords(*forwards_to: Callable) -> Callable:
     builders): a keyword the function does not take (nor the functions its **kw goes on
     to, `forwards_to`) is refused with one ConfigError line naming the closest one,
     instead of Python's TypeError."""
-    import functools
-    import inspect
-
     def decorate(fn: Callable) -> Callable:
         known = []
         for f in (fn,) + forwards_to:
-            known += [n for n, p in inspect.signature(f).parameters.items()
-                      if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and n not in known]
+            params = inspect.signature(f).parameters.items()
+            known += [n for n, p in params if n not in known
+                      and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
 
         @functools.wraps(fn)
         def wrapper(*args, **kw):
